@@ -1,0 +1,283 @@
+"""The run folder: a self-describing, pickle-free record of one training run.
+
+    RUN/config.json             format version, genkit version, recipe, the validated configuration,
+                                and each component's name, class and providing plugin distribution
+    RUN/model.safetensors       the published weights (what ``genkit.load`` reads)
+    RUN/checkpoint.safetensors  everything needed to resume: weights, optimizer state, data order and
+                                RNG states, with the trainer's position as JSON metadata
+    RUN/metrics.jsonl           one JSON object per finished epoch
+    RUN/samples/                PNG grids decoded from the prior, one per epoch
+
+Every file is replaced atomically. The checkpoint is one file so that it is always self-consistent;
+``model.safetensors`` is written after it and can lag by one save if a run is killed in between,
+which ``--resume`` repairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genkit import __version__, atomic
+from genkit.errors import GenkitError, RunFolderError
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+METRICS_FILE = "metrics.jsonl"
+SAMPLES_DIR = "samples"
+
+
+# -- config.json ----------------------------------------------------------------------------------
+
+def provenance(config: dict[str, Any]) -> dict[str, Any]:
+    """Each component's registered name, class and the plugin distribution that provided it."""
+    from genkit.plugins import get_host
+
+    host = get_host()
+    out = {}
+    for kind in ("encoder", "sampler", "decoder", "loss"):
+        entry = host.registry.component(kind, config["model"][kind])
+        cls = host.registry.component_class(kind, entry.name)
+        dist, version = host.distribution_of(entry.plugin)
+        out[kind] = {"name": entry.name, "class": f"{cls.__module__}.{cls.__qualname__}",
+                     "plugin": entry.plugin, "distribution": dist, "version": version}
+    return out
+
+
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    document = {"format_version": FORMAT_VERSION, "genkit_version": __version__, "recipe": config["recipe"],
+                "components": provenance(config), "config": config}
+    atomic.write_text(run_dir / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """The run folder's config.json document, checked for presence, syntax and format version."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"run folder {run_dir} does not exist (train one with `genkit train RECIPE`)")
+    path = run_dir / CONFIG_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(f"{run_dir} is not a genkit run folder: {CONFIG_FILE} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunFolderError(f"{path} is corrupt ({exc}); the run folder cannot be used") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        raise RunFolderError(f"{path} is not a genkit run configuration")
+    version = document.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise RunFolderError(
+            f"{path} has run-folder format {version!r} (written by genkit {document.get('genkit_version')}); "
+            f"this genkit {__version__} reads format {FORMAT_VERSION} or older: upgrade genkit"
+        )
+    return document
+
+
+def validated_config(run_dir: str | Path) -> dict[str, Any]:
+    """The run's configuration, validated against the installed plugins."""
+    from genkit.config import validate
+    from genkit.plugins import get_registry
+
+    document = read_config(run_dir)
+    try:
+        return validate(get_registry(), document["config"])
+    except GenkitError as exc:
+        raise RunFolderError(f"{Path(run_dir) / CONFIG_FILE}: {exc}") from None
+
+
+# -- weights --------------------------------------------------------------------------------------
+
+def _state_tensors(module: torch.nn.Module, prefix: str = "") -> dict[str, torch.Tensor]:
+    # clone + contiguous: safetensors refuses shared or strided storage
+    return {prefix + k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+
+
+def _load_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise RunFolderError(f"{path} is missing; the run has no saved weights yet")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise RunFolderError(f"{path} is corrupt or truncated ({exc}); retrain or resume from a good copy") from None
+
+
+def _save_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    from safetensors.torch import save
+
+    atomic.write_bytes(path, save(tensors, metadata=metadata))
+
+
+def save_weights(run_dir: Path, model: torch.nn.Module, epoch: int) -> None:
+    _save_safetensors(run_dir / WEIGHTS_FILE, _state_tensors(model),
+                      {"format": "genkit-model", "genkit_version": __version__, "epoch": str(epoch)})
+
+
+def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(tensors) if expected[k].shape != tensors[k].shape)
+    if missing or unexpected or wrong:
+        detail = "; ".join(f"{label}: {', '.join(keys[:3])}{'...' if len(keys) > 3 else ''}"
+                           for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                               ("wrong shape", wrong)) if keys)
+        raise RunFolderError(f"{source} does not match the model its config.json describes ({detail})")
+    model.load_state_dict(tensors)
+
+
+def load_model(run_dir: str | Path, device: str = "cpu"):
+    """Build the run's model from config.json and load model.safetensors; eval mode."""
+    from genkit.model import build_model
+
+    run_dir = Path(run_dir)
+    config = validated_config(run_dir)
+    model = build_model(config)
+    tensors, _ = _load_safetensors(run_dir / WEIGHTS_FILE)
+    load_state(model, tensors, run_dir / WEIGHTS_FILE)
+    return model.to(device).eval()
+
+
+# -- resumable checkpoint -------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class TrainerState:
+    """Where training stands: ``epoch`` epochs finished, ``step`` steps into the next one."""
+
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    permutation: torch.Tensor | None = None  # the data order of the epoch in progress
+    rng: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # JSON-able, e.g. scaler state
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors, scalars = {}, {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().to("cpu").contiguous().clone()
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    for name, value in meta["scalars"].items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    state: TrainerState) -> None:
+    tensors = _state_tensors(model, "model.")
+    opt_tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
+    tensors.update(opt_tensors)
+    tensors.update({f"rng.{k}": v.contiguous().clone() for k, v in state.rng.items()})
+    if state.permutation is not None:
+        tensors["data.permutation"] = state.permutation.to("cpu").contiguous().clone()
+    trainer = {"epoch": state.epoch, "step": state.step, "global_step": state.global_step,
+               "optimizer": opt_meta, "extra": state.extra}
+    _save_safetensors(run_dir / CHECKPOINT_FILE, tensors,
+                      {"format": "genkit-checkpoint", "genkit_version": __version__, "trainer": json.dumps(trainer)})
+
+
+def load_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> TrainerState:
+    path = run_dir / CHECKPOINT_FILE
+    tensors, metadata = _load_safetensors(path)
+    try:
+        trainer = json.loads(metadata["trainer"])
+    except (KeyError, json.JSONDecodeError):
+        raise RunFolderError(f"{path} has no trainer state; it is not a genkit checkpoint") from None
+    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "rng": {}, "data": {}}
+    for name, value in tensors.items():
+        head, _, rest = name.partition(".")
+        groups.setdefault(head, {})[rest if head != "optimizer" else name] = value
+    load_state(model, groups["model"], path)
+    try:
+        optimizer.load_state_dict(_unflatten_optimizer(groups["optimizer"], trainer["optimizer"]))
+    except (KeyError, ValueError, IndexError) as exc:
+        raise RunFolderError(f"{path} holds an optimizer state that does not fit this model ({exc})") from None
+    return TrainerState(trainer["epoch"], trainer["step"], trainer["global_step"],
+                        groups["data"].get("permutation"), groups["rng"], trainer.get("extra", {}))
+
+
+# -- metrics.jsonl --------------------------------------------------------------------------------
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise RunFolderError(f"{path} line {number} is not valid JSON") from None
+    return records
+
+
+def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    # rewritten whole (it is small) so a crash never leaves half a line
+    atomic.write_text(run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def new_run_dir(root: str | Path, recipe: str) -> Path:
+    """A fresh folder under ``root`` named after the recipe and the time; never an existing one."""
+    import time
+
+    root = Path(root)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        candidate = root / (f"{recipe}-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise RunFolderError(f"cannot create a new run folder under {root}")
+
+
+def prepare_run_dir(path: str | Path) -> Path:
+    """Create ``path`` for a new run; refuse a folder that already holds a run (never overwrite one)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"{path} exists and is not a folder; choose another --out")
+    if path.is_dir() and any(p for p in path.iterdir() if not atomic.is_temporary(p)):
+        raise RunFolderError(
+            f"{path} is not empty; resume it with `genkit train --resume {path}` or choose another --out"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"cannot create run folder {path}: {exc.strerror}") from None
+    return path
+
+
+def prepare_resume_dir(path: str | Path) -> Path:
+    """Check that ``path`` holds a run that can be resumed (config and checkpoint present)."""
+    path = Path(path)
+    read_config(path)
+    if not (path / CHECKPOINT_FILE).is_file():
+        raise RunFolderError(f"{path} has no {CHECKPOINT_FILE} to resume from; train it anew with `genkit train`")
+    return path
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return os.path.isfile(Path(path) / CONFIG_FILE)

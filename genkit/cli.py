@@ -1,0 +1,127 @@
+"""The ``genkit`` command line: a click group whose commands are imported only when run.
+
+Errors a user can cause arrive as ``GenkitError`` and leave as one ``Error: ...`` line and a non-zero
+exit code; ``--debug`` (or ``GENKIT_DEBUG=1``) shows the traceback instead. Plugins add commands
+through the ``register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from genkit import __version__
+from genkit.errors import GenkitError
+
+# name -> "module:attribute"; modules are imported only when the command runs or its help is shown.
+BUILTIN_COMMANDS = {
+    "plugins": "genkit.commands.installed:plugins_command",
+    "list": "genkit.commands.installed:list_command",
+    "summary": "genkit.commands.summary:summary_command",
+    "train": "genkit.commands.train:train_command",
+    "data": "genkit.commands.data:data_group",
+    "export": "genkit.commands.export:export_command",
+    "generate": "genkit.commands.inference:generate_command",
+    "reconstruct": "genkit.commands.inference:reconstruct_command",
+    "encode": "genkit.commands.inference:encode_command",
+    "evaluate": "genkit.commands.evaluate:evaluate_command",
+    "plot": "genkit.commands.plot:plot_command",
+    "report": "genkit.commands.report:report_command",
+    "bench": "genkit.commands.bench:bench_command",
+}
+
+SHORT_HELP = {
+    "plugins": "Show installed plugins, their hooks and registrations.",
+    "list": "List registered components, recipes and datasets.",
+    "summary": "Print a recipe's layers, output shapes and parameter counts.",
+    "train": "Train a model recipe into a run folder.",
+    "data": "Download and inspect datasets.",
+    "export": "Export a run to ONNX encoder and decoder graphs.",
+    "generate": "Decode images from the prior into a PNG grid.",
+    "reconstruct": "Show images above their reconstructions.",
+    "encode": "Encode a dataset split into latent codes (.npy).",
+    "evaluate": "Loss terms, reconstruction and generation quality.",
+    "plot": "Draw one of the book's analysis figures.",
+    "report": "All figures and metrics of one or two runs in an HTML page.",
+    "bench": "Run the benchmark suite.",
+}
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("GENKIT_DEBUG", "").lower() in {"1", "true", "yes"}
+
+
+class GenkitGroup(click.Group):
+    """Lazy built-in commands, plugin commands, and one-line errors."""
+
+    _plugin_commands_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if GenkitGroup._plugin_commands_loaded:
+            return
+        GenkitGroup._plugin_commands_loaded = True
+        from genkit.plugins import get_host
+
+        try:
+            get_host().register_commands(self)
+        except GenkitError as exc:  # strict mode
+            raise click.ClickException(str(exc)) from None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted({*BUILTIN_COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in BUILTIN_COMMANDS:
+            module, _, attr = BUILTIN_COMMANDS[name].partition(":")
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:
+                    raise
+                return None
+        self._load_plugin_commands()
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help for the root lists commands without importing them (importing would pull in torch).
+        self._load_plugin_commands()
+        rows = [(name, SHORT_HELP[name]) for name in BUILTIN_COMMANDS]
+        rows += [(name, cmd.get_short_help_str(60)) for name, cmd in sorted(self.commands.items())
+                 if name not in BUILTIN_COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GenkitError as exc:
+            if debug_enabled():
+                raise
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=GenkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="genkit")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """genkit: generative models from plugins: train, export to ONNX, evaluate, benchmark."""
+    if debug:
+        os.environ["GENKIT_DEBUG"] = "1"
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="genkit")
+    except GenkitError as exc:  # raised outside a command's invoke (e.g. while loading plugins)
+        if debug_enabled():
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Named implementations per kind, recipes and datasets, and the lookup and collision rules.
+
+The registry is filled by plugins through ``genkit.plugins``; it knows nothing about pluggy. Entries
+can point at their implementation with a ``"module:attr"`` string, so that listing what is registered
+imports no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+from genkit.errors import PluginError, UnknownNameError
+
+COMPONENT_KINDS = ("encoder", "sampler", "decoder", "loss")
+COMPONENT_HOOKS = {f"register_{kind}{'es' if kind == 'loss' else 's'}": kind for kind in COMPONENT_KINDS}
+RECIPE_SECTIONS = ("encoder", "sampler", "decoder", "loss", "training", "data")
+
+
+def resolve_target(target: Any) -> Any:
+    """Import a ``"module:attr"`` string; return anything else unchanged."""
+    if not isinstance(target, str):
+        return target
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise PluginError(f"target {target!r} is not of the form 'module:attribute'")
+    obj = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _target_label(target: Any) -> str:
+    if isinstance(target, str):
+        return target
+    return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', repr(target))}"
+
+
+@dataclasses.dataclass
+class Entry:
+    """One registered component or dataset."""
+
+    kind: str
+    name: str
+    target: Any
+    plugin: str
+    description: str = ""
+    takes_argument: bool = False
+
+    def load(self) -> Any:
+        try:
+            return resolve_target(self.target)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"{self.kind} {self.name!r} of plugin {self.plugin!r} cannot be imported from "
+                f"{_target_label(self.target)}: {exc}"
+            ) from exc
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {"name": self.name, "plugin": self.plugin, "target": _target_label(self.target),
+                "description": self.description}
+        if self.kind == "dataset":
+            data["takes_argument"] = self.takes_argument
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A model recipe: one component of each kind plus default hyper-parameters."""
+
+    name: str
+    encoder: str
+    sampler: str
+    decoder: str
+    loss: str
+    input_shape: tuple[int, int, int]
+    z_dim: int
+    settings: dict[str, dict[str, Any]]
+    plugin: str
+    description: str = ""
+
+    def components(self) -> dict[str, str]:
+        return {kind: getattr(self, kind) for kind in COMPONENT_KINDS}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "plugin": self.plugin, "description": self.description,
+                **self.components(), "input_shape": list(self.input_shape), "z_dim": self.z_dim,
+                "settings": self.settings}
+
+
+class Registry:
+    """What the loaded plugins provide, by kind and name."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, dict[str, Entry]] = {kind: {} for kind in COMPONENT_KINDS}
+        self.recipes: dict[str, Recipe] = {}
+        self.datasets: dict[str, Entry] = {}
+
+    # -- registration (called through the plugin loader's callbacks) ------------------------------
+
+    @staticmethod
+    def _claim(table: dict[str, Any], kind: str, name: str, plugin: str) -> None:
+        if not isinstance(name, str) or not name or ":" in name:
+            raise PluginError(f"plugin {plugin!r} registered an invalid {kind} name {name!r}")
+        if name in table:
+            raise PluginError(
+                f"{kind} {name!r} is registered by both plugin {table[name].plugin!r} and plugin "
+                f"{plugin!r}; disable one with GENKIT_DISABLE_PLUGINS"
+            )
+
+    def add_component(self, kind: str, name: str, target: Any, plugin: str, description: str = "") -> Entry:
+        self._claim(self.components[kind], kind, name, plugin)
+        entry = Entry(kind, name, target, plugin, description)
+        self.components[kind][name] = entry
+        return entry
+
+    def add_recipe(self, name: str, *, plugin: str, encoder: str, sampler: str, decoder: str, loss: str,
+                   input_shape, z_dim: int, settings: dict | None = None, description: str = "") -> Recipe:
+        self._claim(self.recipes, "recipe", name, plugin)
+        settings = {section: dict((settings or {}).get(section, {})) for section in RECIPE_SECTIONS}
+        unknown = set(settings) ^ set(RECIPE_SECTIONS)
+        if unknown:
+            raise PluginError(f"recipe {name!r} of plugin {plugin!r} has unknown settings sections {sorted(unknown)}")
+        recipe = Recipe(name, encoder, sampler, decoder, loss, tuple(int(v) for v in input_shape), int(z_dim),
+                        settings, plugin, description)
+        self.recipes[name] = recipe
+        return recipe
+
+    def add_dataset(self, name: str, target: Any, plugin: str, description: str = "",
+                    takes_argument: bool = False) -> Entry:
+        self._claim(self.datasets, "dataset", name, plugin)
+        entry = Entry("dataset", name, target, plugin, description, takes_argument)
+        self.datasets[name] = entry
+        return entry
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Forget everything a plugin registered (after its hook raised part-way)."""
+        for table in (*self.components.values(), self.recipes, self.datasets):
+            for name in [n for n, e in table.items() if e.plugin == plugin]:
+                del table[name]
+
+    # -- lookup -----------------------------------------------------------------------------------
+
+    def component(self, kind: str, name: str) -> Entry:
+        table = self.components[kind]
+        if name not in table:
+            raise UnknownNameError(kind, name, list(table), "Run `genkit list` to see what is installed.")
+        return table[name]
+
+    def component_class(self, kind: str, name: str) -> type:
+        from genkit.components import KINDS  # torch is needed from here on
+
+        entry = self.component(kind, name)
+        cls = entry.load()
+        if not (isinstance(cls, type) and issubclass(cls, KINDS[kind])):
+            raise PluginError(f"{kind} {name!r} of plugin {entry.plugin!r} is not a genkit {KINDS[kind].__name__}")
+        return cls
+
+    def recipe(self, name: str) -> Recipe:
+        if name not in self.recipes:
+            raise UnknownNameError("recipe", name, list(self.recipes), "Run `genkit list` to see what is installed.")
+        return self.recipes[name]
+
+    def dataset(self, spec: str) -> tuple[Entry, str | None]:
+        """Resolve ``NAME`` or ``NAME:ARGUMENT`` to its entry and argument."""
+        name, sep, argument = spec.partition(":")
+        known = [f"{n}:PATH" if e.takes_argument else n for n, e in self.datasets.items()]
+        entry = self.datasets.get(name)
+        if entry is None:
+            raise UnknownNameError("dataset", spec, known, "Run `genkit list` to see what is installed.")
+        if entry.takes_argument and not argument:
+            raise UnknownNameError("dataset", spec, known, f"Dataset {name!r} needs an argument: {name}:PATH.")
+        if not entry.takes_argument and sep:
+            raise UnknownNameError("dataset", spec, known, f"Dataset {name!r} takes no argument.")
+        return entry, (argument if entry.takes_argument else None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "components": {kind: [e.as_dict() for e in table.values()] for kind, table in self.components.items()},
+            "recipes": [r.as_dict() for r in self.recipes.values()],
+            "datasets": [e.as_dict() for e in self.datasets.values()],
+        }
+
+
+def make_register(registry: Registry, hook: str, plugin: str) -> Callable[..., Any]:
+    """The ``register`` callback a hook of ``plugin`` receives."""
+    if hook == "register_recipes":
+        def register(name, **kwargs):
+            return registry.add_recipe(name, plugin=plugin, **kwargs)
+    elif hook == "register_datasets":
+        def register(name, target, description="", takes_argument=False):
+            return registry.add_dataset(name, target, plugin, description, takes_argument)
+    else:
+        kind = COMPONENT_HOOKS[hook]
+
+        def register(name, target, description=""):
+            return registry.add_component(kind, name, target, plugin, description)
+    return register
