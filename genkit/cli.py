@@ -7,6 +7,7 @@ through the ``register_commands`` hook.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -51,7 +52,7 @@ SHORT_HELP = {
 
 
 def debug_enabled() -> bool:
-    return os.environ.get("GENKIT_DEBUG", "").lower() in {"1", "true", "yes"}
+    return os.environ.get("GENKIT_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 class GenkitGroup(click.Group):
@@ -66,9 +67,15 @@ class GenkitGroup(click.Group):
         from genkit.plugins import get_host
 
         try:
-            get_host().register_commands(self)
+            get_host().register_commands(self, reserved=BUILTIN_COMMANDS)
         except GenkitError as exc:  # strict mode
+            if debug_enabled():
+                raise
             raise click.ClickException(str(exc)) from None
+
+    def load_plugin_commands(self) -> None:
+        """Run every plugin's ``register_commands`` hook (once), e.g. so ``genkit plugins`` can show them."""
+        self._load_plugin_commands()
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
@@ -85,6 +92,17 @@ class GenkitGroup(click.Group):
                 return None
         self._load_plugin_commands()
         return self.commands.get(name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            # click says "No such command"; add the closest name, as unknown registry names do.
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+            if close and not name.startswith("-"):
+                exc.message = f"{exc.message} Did you mean {close[0]!r}?"
+            raise
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help for the root lists commands without importing them (importing would pull in torch).
@@ -104,13 +122,25 @@ class GenkitGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # Eager, so that it is set before plugin commands are loaded to resolve the command name.
+    if value:
+        os.environ["GENKIT_DEBUG"] = "1"
+
+
 @click.group(cls=GenkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genkit")
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def cli(debug: bool) -> None:
-    """genkit: generative models from plugins: train, export to ONNX, evaluate, benchmark."""
-    if debug:
-        os.environ["GENKIT_DEBUG"] = "1"
+@click.option("--debug", is_flag=True, is_eager=True, expose_value=False, callback=_set_debug,
+              help="Show tracebacks (also of plugin failures) instead of one-line errors; or GENKIT_DEBUG=1.")
+def cli() -> None:
+    """genkit: generative models from plugins: train, export to ONNX, evaluate, benchmark.
+
+    \b
+    Environment:
+      GENKIT_DISABLE_PLUGINS=a,b  do not load these plugins (entry-point or distribution names)
+      GENKIT_STRICT_PLUGINS=1     a plugin that fails to load is an error, not a warning
+      GENKIT_DEBUG=1              like --debug
+    """
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,9 +1,17 @@
-"""The hooks a genkit plugin may implement.
+"""The hooks a genkit plugin may implement (a tutorial is in docs/plugins.md).
+
+A plugin is a module (or object) named by an entry point in the group ``genkit``; mark each hook
+implementation with ``@genkit.hookspecs.hookimpl``. A marked function whose name is not one of the
+hooks below is an error (a misspelt hook would otherwise be silently ignored).
 
 Every hook is a *register callback* hook: genkit calls it with a ``register`` function bound to the
-calling plugin, and the plugin calls ``register`` once per thing it provides. The core, not the plugin,
-decides what a registration means: a name already taken by another plugin is an error naming both, and
-the plugin that caused it is reported in ``genkit plugins``.
+calling plugin, and the plugin calls ``register`` once per thing it provides and returns nothing. The
+core, not the plugin, decides what a registration means:
+
+- names use letters, digits, ``-``, ``_`` and ``.``; each kind has its own namespace;
+- a name already taken in its kind is an error naming both plugins, and the later plugin is skipped
+  (built-in plugins load first, then the others in order of distribution name);
+- a plugin whose hook raises is skipped as a whole: what it registered before raising is withdrawn.
 
 Plugin modules are imported for every ``genkit`` command, ``--help`` included, so they must stay cheap
 to import: register components as ``"package.module:ClassName"`` strings and import torch inside the
@@ -23,7 +31,9 @@ def register_encoders(register):
     """Register Encoder implementations.
 
     ``register(name, target, description="")``: ``target`` is a subclass of
-    ``genkit.components.Encoder`` or a ``"module:ClassName"`` string naming one (imported on first use).
+    ``genkit.components.Encoder`` or a ``"module:ClassName"`` string naming one, imported on first
+    use; a string that cannot be imported then is reported as an error naming the plugin.
+    ``description`` is the one line ``genkit list`` shows.
     """
 
 
@@ -47,9 +57,11 @@ def register_recipes(register):
     """Register model recipes: one component of each kind plus default hyper-parameters.
 
     ``register(name, *, encoder, sampler, decoder, loss, input_shape, z_dim, settings=None,
-    description="")``. ``input_shape`` is (C, H, W). ``settings`` maps ``encoder``, ``sampler``,
-    ``decoder``, ``loss``, ``training`` and ``data`` to dicts of defaults; every one of them can be
-    overridden by the user's TOML file or ``--set section.key=value``.
+    description="")``. The four parts are component names, of any plugin; they are looked up when a
+    model is built. ``input_shape`` is (C, H, W) and ``z_dim`` the latent size, positive integers.
+    ``settings`` maps some of ``encoder``, ``sampler``, ``decoder``, ``loss``, ``training`` and
+    ``data`` to dicts of defaults; every one of them can be overridden by the user's TOML file or
+    ``--set section.key=value``. A malformed recipe is rejected at registration.
     """
 
 
@@ -60,13 +72,16 @@ def register_datasets(register):
     ``register(name, target, description="", takes_argument=False)``: ``target`` is a callable or a
     ``"module:function"`` string; genkit calls it as ``target(argument, input_shape)`` and expects a
     ``genkit.data.ImageDataset``. With ``takes_argument=True`` the user writes ``NAME:ARGUMENT``
-    (``folder:PATH``) and ``argument`` receives what follows the colon; otherwise it is ``None``.
+    (``folder:PATH``) and ``argument`` receives what follows the first colon; otherwise it is ``None``.
     """
 
 
 @hookspec
 def register_commands(cli):
-    """Add commands to the ``genkit`` CLI: ``cli`` is the root ``click.Group``.
+    """Add commands to the ``genkit`` CLI: ``cli`` is the root ``click.Group`` (``@cli.command(...)``).
 
-    Import heavy modules inside the command functions, not at the top of the plugin module.
+    Called at most once per process: to resolve a command name that is not built in, to show the
+    help, or for ``genkit plugins``. A command
+    name taken by a built-in command or another plugin skips the later plugin. Import heavy modules
+    inside the command functions, not at the top of the plugin module.
     """

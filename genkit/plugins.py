@@ -4,14 +4,20 @@ A plugin that fails to import, implements a hook that does not exist, or raises 
 reported as one warning line and in ``genkit plugins``; everything else keeps working. Environment:
 
 - ``GENKIT_STRICT_PLUGINS=1`` turns such a failure into an error.
-- ``GENKIT_DISABLE_PLUGINS=name1,name2`` blocks plugins by entry-point or distribution name.
+- ``GENKIT_DISABLE_PLUGINS=name1,name2`` blocks plugins by entry-point or distribution name; a
+  blocked plugin is not even imported, so this also rescues a CLI that a plugin breaks at import.
+- ``GENKIT_DEBUG=1`` prints the traceback of each plugin failure above its warning line.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import re
 import sys
+import traceback
+from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
@@ -22,7 +28,10 @@ from genkit.errors import PluginError
 from genkit.registry import COMPONENT_HOOKS, Registry, make_register
 
 ENTRY_POINT_GROUP = "genkit"
-# Order matters: recipes may name components, so components come first (lookups are lazy anyway).
+# The distribution that ships the built-in plugins: they load first, so that a third-party plugin
+# claiming a built-in name is the one reported, whatever the order of sys.path.
+CORE_DISTRIBUTION = "genkit"
+# Order matters only for the report: components first, then the recipes that name them.
 REGISTRATION_HOOKS = (*COMPONENT_HOOKS, "register_recipes", "register_datasets")
 
 
@@ -51,95 +60,176 @@ def strict_mode() -> bool:
     return _env_flag("GENKIT_STRICT_PLUGINS")
 
 
+def normalize_name(name: str) -> str:
+    """PEP 503 form, so ``genkit_example``, ``Genkit.Example`` and ``genkit-example`` all match."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def disabled_names() -> set[str]:
-    return {n.strip() for n in os.environ.get("GENKIT_DISABLE_PLUGINS", "").split(",") if n.strip()}
+    return {normalize_name(n.strip()) for n in os.environ.get("GENKIT_DISABLE_PLUGINS", "").split(",") if n.strip()}
 
 
 def _describe(exc: BaseException) -> str:
+    """``Type: first line of the message``: enough to recognise the failure in one line."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _entry_point_order(ep: metadata.EntryPoint) -> tuple[bool, str, str]:
+    dist = getattr(ep, "dist", None)
+    dist_name = normalize_name(dist.name) if dist else ""
+    return (dist_name != CORE_DISTRIBUTION, dist_name, ep.name)
 
 
 class PluginHost:
     """Owns the pluggy manager, the registry it fills and what went wrong on the way."""
 
-    def __init__(self, strict: bool | None = None, disabled: set[str] | None = None) -> None:
+    def __init__(self, strict: bool | None = None, disabled: Iterable[str] | None = None,
+                 debug: bool | None = None) -> None:
         self.strict = strict_mode() if strict is None else strict
-        self.disabled = disabled_names() if disabled is None else disabled
+        self.disabled = disabled_names() if disabled is None else {normalize_name(n) for n in disabled}
+        self.debug = _env_flag("GENKIT_DEBUG") if debug is None else debug
         self.manager = pluggy.PluginManager("genkit")
         self.manager.add_hookspecs(hookspecs)
         self.registry = Registry()
         self.plugins: dict[str, PluginInfo] = {}
+        self.command_owners: dict[str, str] = {}
 
     # -- failures ---------------------------------------------------------------------------------
 
     def _fail(self, info: PluginInfo, message: str, exc: BaseException | None = None) -> None:
+        """Take ``info``'s plugin out entirely, then warn (or, in strict mode, raise)."""
         info.error = message
-        if self.manager.has_plugin(info.name):
-            self.manager.unregister(name=info.name)
-        self.registry.remove_plugin(info.name)
         info.registered = {}
+        owns_name = self.plugins.get(info.name) is info  # not so for a second plugin reusing a taken name
+        if owns_name:
+            if self.manager.has_plugin(info.name):
+                self.manager.unregister(name=info.name)
+            self.registry.remove_plugin(info.name)
+            self.command_owners = {c: p for c, p in self.command_owners.items() if p != info.name}
         if self.strict:
-            raise PluginError(f"plugin {info.name!r}: {message}") from exc
+            raise PluginError(
+                f"plugin {info.name!r}: {message} (strict mode: GENKIT_STRICT_PLUGINS is set)"
+            ) from exc
+        if self.debug and exc is not None:
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        hide = info.name if owns_name or not info.distribution else info.distribution
         print(
-            f"genkit: warning: plugin {info.name!r} disabled: {message} "
-            f"(see `genkit plugins`; hide it with GENKIT_DISABLE_PLUGINS={info.name})",
+            f"genkit: warning: plugin {info.name!r} skipped: {message} "
+            f"(details: `genkit plugins`; hide it: GENKIT_DISABLE_PLUGINS={hide})",
             file=sys.stderr,
         )
+
+    def is_disabled(self, info: PluginInfo) -> bool:
+        names = {normalize_name(info.name)}
+        if info.distribution:
+            names.add(normalize_name(info.distribution))
+        return bool(names & self.disabled)
 
     # -- loading ----------------------------------------------------------------------------------
 
     def load_entry_points(self) -> None:
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_entry_point_order):
             dist = getattr(ep, "dist", None)
             info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None, ep.value)
             if ep.name in self.plugins:
-                info.error = f"entry point name also used by distribution {self.plugins[ep.name].distribution!r}"
-                self._fail(info, info.error)
+                # Keep the first; report the second under a key of its own so both stay visible.
+                self.plugins[f"{ep.name} ({info.distribution})"] = info
+                if not self.is_disabled(info):
+                    first = self.plugins[ep.name].distribution
+                    self._fail(info, f"entry point name {ep.name!r} is already used by distribution {first!r}")
+                else:
+                    info.disabled = True
                 continue
             self.plugins[ep.name] = info
-            if ep.name in self.disabled or (info.distribution and info.distribution in self.disabled):
+            if self.is_disabled(info):
                 info.disabled = True
                 continue
+            if ep.pattern.match(ep.value) is None:
+                self._fail(info, f"malformed entry point {ep.value!r} (expected 'package.module' or "
+                                 f"'package.module:attribute')")
+                continue
             try:
-                module = ep.load()
+                plugin = ep.load()
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything at import, even SystemExit
-                self._fail(info, f"import failed: {_describe(exc)}", exc)
+                self._fail(info, f"import of {ep.value!r} failed: {_describe(exc)}", exc)
                 continue
-            self.add_plugin(module, info)
+            self.add_plugin(plugin, info)
 
-    def add_plugin(self, module: Any, info: PluginInfo) -> None:
-        """Register one plugin object with pluggy and validate its hook names."""
+    def add_plugin(self, plugin: Any, info: PluginInfo) -> None:
+        """Register one plugin object with pluggy and validate its hook names and signatures."""
         self.plugins.setdefault(info.name, info)
         try:
-            self.manager.register(module, name=info.name)
+            self.manager.register(plugin, name=info.name)
+            unknown = [c.name for c in self.manager.get_hookcallers(plugin) or [] if not c.has_spec()]
+            if unknown:
+                raise pluggy.PluginValidationError(plugin, self._unknown_hooks_message(unknown))
             self.manager.check_pending()
-        except Exception as exc:  # pluggy.PluginValidationError, ValueError for duplicates
-            self._fail(info, f"invalid hooks: {_describe(exc)}", exc)
+        except (pluggy.PluginValidationError, ValueError) as exc:  # ValueError: registered twice
+            self._fail(info, f"invalid hooks: {' '.join(str(exc).split())}", exc)
             return
-        info.hooks = sorted(c.name for c in self.manager.get_hookcallers(module) or [])
+        info.hooks = sorted(c.name for c in self.manager.get_hookcallers(plugin) or [])
+
+    @staticmethod
+    def _unknown_hooks_message(names: list[str]) -> str:
+        known = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+        parts = []
+        for name in names:
+            close = difflib.get_close_matches(name, known, n=1)
+            parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return f"implements unknown hook {', '.join(parts)}; genkit's hooks are {', '.join(known)}"
+
+    def _call(self, impl: pluggy.HookImpl, hook: str, **kwargs: Any) -> None:
+        """Call one plugin's implementation of ``hook``, isolating its failures."""
+        info = self.plugins[impl.plugin_name]
+        if info.error:
+            return
+        try:
+            if impl.wrapper or impl.hookwrapper:
+                raise PluginError(f"{hook} must be a plain hook implementation, not a wrapper")
+            result = impl.function(*(kwargs[name] for name in impl.argnames))
+            if result is not None:
+                raise PluginError(f"{hook} returned a value; call register(...) for each entry instead")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - isolate the plugin, keep the rest working
+            self._fail(info, f"hook {hook} raised {_describe(exc)}", exc)
 
     def run_registrations(self) -> None:
         for hook in REGISTRATION_HOOKS:
-            for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
-                info = self.plugins[impl.plugin_name]
-                if info.error:
-                    continue
-                try:
-                    impl.function(register=make_register(self.registry, hook, info.name))
-                except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep the rest working
-                    self._fail(info, f"hook {hook} raised {_describe(exc)}", exc)
+            # get_hookimpls() is in registration (= load) order; pluggy itself would call them in
+            # reverse, which would let a third-party plugin claim a name before a built-in.
+            for impl in getattr(self.manager.hook, hook).get_hookimpls():
+                self._call(impl, hook, register=make_register(self.registry, hook, impl.plugin_name))
         self._record_registered()
 
-    def register_commands(self, cli: Any) -> None:
-        for impl in reversed(self.manager.hook.register_commands.get_hookimpls()):
+    def register_commands(self, cli: Any, reserved: Iterable[str] = ()) -> None:
+        """Let each plugin add commands to ``cli``; a name already taken fails the later plugin."""
+        reserved = set(reserved)
+        for impl in self.manager.hook.register_commands.get_hookimpls():
+            before = dict(cli.commands)
+            self._call(impl, "register_commands", cli=cli)
             info = self.plugins[impl.plugin_name]
-            try:
-                impl.function(cli=cli)
-            except Exception as exc:  # noqa: BLE001
-                self._fail(info, f"hook register_commands raised {_describe(exc)}", exc)
+            added = {name: cmd for name, cmd in cli.commands.items() if before.get(name) is not cmd}
+            clashes = [name for name in added if name in reserved or name in before]
+            if not info.error and clashes:
+                owners = [f"built-in command {n!r}" if n in reserved else
+                          f"command {n!r} of plugin {self.command_owners[n]!r}" if n in self.command_owners else
+                          f"existing command {n!r}" for n in clashes]
+                cli.commands.clear()
+                cli.commands.update(before)
+                self._fail(info, f"register_commands adds {', '.join(map(repr, clashes))}, which clashes "
+                                 f"with the {', '.join(owners)}")
+                continue
+            if info.error:  # whatever it added before raising goes with it
+                cli.commands.clear()
+                cli.commands.update(before)
+                continue
+            for name in added:
+                self.command_owners[name] = info.name
+        self._record_registered()
 
     def _record_registered(self) -> None:
         for info in self.plugins.values():
@@ -148,6 +238,8 @@ class PluginHost:
         for kind, table in tables.items():
             for name, entry in table.items():
                 self.plugins[entry.plugin].registered.setdefault(kind, []).append(name)
+        for name, plugin in sorted(self.command_owners.items()):
+            self.plugins[plugin].registered.setdefault("command", []).append(name)
 
     def distribution_of(self, plugin: str) -> tuple[str | None, str | None]:
         info = self.plugins.get(plugin)

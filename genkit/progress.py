@@ -46,10 +46,8 @@ class Progress:
         eta = elapsed / frac - elapsed if 0 < frac < 1 else 0.0
         return f"{self.label} [{bar[:width]}] {self.count}/{self.total} {status} | {elapsed:.0f}s<{eta:.0f}s"
 
-    def close(self, status: str = "") -> None:
-        if not self.enabled:
-            return
-        self.update(self.count, status, force=True)
-        if self.tty:
+    def close(self) -> None:
+        """End the line on a terminal (the caller's last forced update drew the final state)."""
+        if self.enabled and self.tty:
             self.stream.write("\n")
             self.stream.flush()

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable
+import re
+from collections.abc import Callable
+from typing import Any
 
-from genkit.errors import PluginError, UnknownNameError
+from genkit.errors import ConfigError, PluginError, UnknownNameError
 
 COMPONENT_KINDS = ("encoder", "sampler", "decoder", "loss")
 COMPONENT_HOOKS = {f"register_{kind}{'es' if kind == 'loss' else 's'}": kind for kind in COMPONENT_KINDS}
 RECIPE_SECTIONS = ("encoder", "sampler", "decoder", "loss", "training", "data")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+# Names travel through command lines, TOML files and NAME:ARGUMENT dataset specs: no ':' or spaces.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def resolve_target(target: Any) -> Any:
@@ -29,6 +38,16 @@ def resolve_target(target: Any) -> Any:
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def check_target(target: Any, what: str) -> None:
+    """Reject a target string that can never be imported, at registration rather than at first use."""
+    if isinstance(target, str):
+        module_name, sep, attr = target.partition(":")
+        if not (sep and _DOTTED.fullmatch(module_name) and _DOTTED.fullmatch(attr)):
+            raise PluginError(f"{what} has target {target!r}, which is not of the form 'package.module:Attribute'")
+    elif target is None:
+        raise PluginError(f"{what} has no target")
 
 
 def _target_label(target: Any) -> str:
@@ -51,10 +70,10 @@ class Entry:
     def load(self) -> Any:
         try:
             return resolve_target(self.target)
-        except (ImportError, AttributeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken plugin module is the plugin's error, not a crash
             raise PluginError(
                 f"{self.kind} {self.name!r} of plugin {self.plugin!r} cannot be imported from "
-                f"{_target_label(self.target)}: {exc}"
+                f"{_target_label(self.target)}: {type(exc).__name__}: {exc}"
             ) from exc
 
     def as_dict(self) -> dict[str, Any]:
@@ -101,8 +120,9 @@ class Registry:
 
     @staticmethod
     def _claim(table: dict[str, Any], kind: str, name: str, plugin: str) -> None:
-        if not isinstance(name, str) or not name or ":" in name:
-            raise PluginError(f"plugin {plugin!r} registered an invalid {kind} name {name!r}")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise PluginError(f"plugin {plugin!r} registered an invalid {kind} name {name!r} "
+                              f"(use letters, digits, '-', '_' and '.')")
         if name in table:
             raise PluginError(
                 f"{kind} {name!r} is registered by both plugin {table[name].plugin!r} and plugin "
@@ -111,26 +131,43 @@ class Registry:
 
     def add_component(self, kind: str, name: str, target: Any, plugin: str, description: str = "") -> Entry:
         self._claim(self.components[kind], kind, name, plugin)
-        entry = Entry(kind, name, target, plugin, description)
+        check_target(target, f"{kind} {name!r} of plugin {plugin!r}")
+        entry = Entry(kind, name, target, plugin, str(description))
         self.components[kind][name] = entry
         return entry
 
     def add_recipe(self, name: str, *, plugin: str, encoder: str, sampler: str, decoder: str, loss: str,
                    input_shape, z_dim: int, settings: dict | None = None, description: str = "") -> Recipe:
         self._claim(self.recipes, "recipe", name, plugin)
-        settings = {section: dict((settings or {}).get(section, {})) for section in RECIPE_SECTIONS}
-        unknown = set(settings) ^ set(RECIPE_SECTIONS)
+        what = f"recipe {name!r} of plugin {plugin!r}"
+        parts = {"encoder": encoder, "sampler": sampler, "decoder": decoder, "loss": loss}
+        for kind, part in parts.items():
+            if not isinstance(part, str) or not _NAME.fullmatch(part):
+                raise PluginError(f"{what} names an invalid {kind} {part!r}")
+        settings = {} if settings is None else settings
+        if not isinstance(settings, dict):
+            raise PluginError(f"{what} has settings {settings!r}; expected a dict of sections")
+        unknown = sorted(set(settings) - set(RECIPE_SECTIONS))
         if unknown:
-            raise PluginError(f"recipe {name!r} of plugin {plugin!r} has unknown settings sections {sorted(unknown)}")
-        recipe = Recipe(name, encoder, sampler, decoder, loss, tuple(int(v) for v in input_shape), int(z_dim),
-                        settings, plugin, description)
+            raise PluginError(f"{what} has unknown settings sections {unknown}; allowed: {', '.join(RECIPE_SECTIONS)}")
+        if not all(isinstance(values, dict) for values in settings.values()):
+            raise PluginError(f"{what}: every settings section must be a dict")
+        shape = tuple(input_shape) if isinstance(input_shape, (list, tuple)) else ()
+        if len(shape) != 3 or not all(_positive_int(v) for v in shape):
+            raise PluginError(f"{what} has input_shape {input_shape!r}; expected (channels, height, width)")
+        if not _positive_int(z_dim):
+            raise PluginError(f"{what} has z_dim {z_dim!r}; expected a positive integer")
+        recipe = Recipe(name, encoder, sampler, decoder, loss, tuple(int(v) for v in shape), int(z_dim),
+                        {section: dict(settings.get(section, {})) for section in RECIPE_SECTIONS},
+                        plugin, str(description))
         self.recipes[name] = recipe
         return recipe
 
     def add_dataset(self, name: str, target: Any, plugin: str, description: str = "",
                     takes_argument: bool = False) -> Entry:
         self._claim(self.datasets, "dataset", name, plugin)
-        entry = Entry("dataset", name, target, plugin, description, takes_argument)
+        check_target(target, f"dataset {name!r} of plugin {plugin!r}")
+        entry = Entry("dataset", name, target, plugin, str(description), bool(takes_argument))
         self.datasets[name] = entry
         return entry
 
@@ -168,11 +205,12 @@ class Registry:
         known = [f"{n}:PATH" if e.takes_argument else n for n, e in self.datasets.items()]
         entry = self.datasets.get(name)
         if entry is None:
-            raise UnknownNameError("dataset", spec, known, "Run `genkit list` to see what is installed.")
+            # Suggest from the bare name, so 'foldr:/x' still finds 'folder:PATH'.
+            raise UnknownNameError("dataset", name, known, "Run `genkit list` to see what is installed.")
         if entry.takes_argument and not argument:
-            raise UnknownNameError("dataset", spec, known, f"Dataset {name!r} needs an argument: {name}:PATH.")
+            raise ConfigError(f"dataset {name!r} needs an argument: write {name}:PATH")
         if not entry.takes_argument and sep:
-            raise UnknownNameError("dataset", spec, known, f"Dataset {name!r} takes no argument.")
+            raise ConfigError(f"dataset {name!r} takes no argument: write {name}, not {spec!r}")
         return entry, (argument if entry.takes_argument else None)
 
     def as_dict(self) -> dict[str, Any]:

@@ -9,12 +9,17 @@ import click
 from genkit.plugins import get_host
 from genkit.registry import COMPONENT_KINDS
 
+PLURALS = {"encoder": "encoders", "sampler": "samplers", "decoder": "decoders", "loss": "losses"}
+
 
 @click.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (a list of plugins) instead of text.")
 def plugins_command(as_json: bool) -> None:
     """Show installed plugins: distribution, version, hooks, registrations and load errors."""
     host = get_host()
+    root = click.get_current_context().find_root().command
+    if hasattr(root, "load_plugin_commands"):  # so that the commands plugins add are reported too
+        root.load_plugin_commands()
     infos = [info.as_dict() for info in host.plugins.values()]
     if as_json:
         click.echo(json.dumps(infos, indent=2))
@@ -31,10 +36,21 @@ def plugins_command(as_json: bool) -> None:
             click.echo(f"  {kind}: {', '.join(names)}")
         if info["error"]:
             click.echo(f"  error: {info['error']}")
+    if any(info["error"] for info in infos):
+        click.echo("A plugin with an error is skipped: hide it with GENKIT_DISABLE_PLUGINS=NAME, "
+                   "see why with `genkit --debug plugins`.")
+
+
+def _section(title: str, rows: list[tuple[str, str, str]]) -> None:
+    click.echo(f"{title}:")
+    if not rows:
+        click.echo("  (none)")
+    for name, text, plugin in rows:
+        click.echo(f"  {name:<22} {text}  [{plugin}]")
 
 
 @click.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
 def list_command(as_json: bool) -> None:
     """List the registered components per kind, the recipes and the datasets."""
     registry = get_host().registry
@@ -42,14 +58,12 @@ def list_command(as_json: bool) -> None:
         click.echo(json.dumps(registry.as_dict(), indent=2))
         return
     for kind in COMPONENT_KINDS:
-        click.echo(f"{kind}s:")
-        for entry in registry.components[kind].values():
-            click.echo(f"  {entry.name:<22} {entry.description}  [{entry.plugin}]")
-    click.echo("recipes:")
-    for recipe in registry.recipes.values():
-        parts = " + ".join(f"{kind}={name}" for kind, name in recipe.components().items())
-        click.echo(f"  {recipe.name:<22} {parts}  [{recipe.plugin}]")
-    click.echo("datasets:")
-    for entry in registry.datasets.values():
-        name = f"{entry.name}:PATH" if entry.takes_argument else entry.name
-        click.echo(f"  {name:<22} {entry.description}  [{entry.plugin}]")
+        _section(PLURALS[kind], [(e.name, e.description, e.plugin) for e in registry.components[kind].values()])
+    _section("recipes", [
+        (r.name, " + ".join(f"{kind}={name}" for kind, name in r.components().items()), r.plugin)
+        for r in registry.recipes.values()
+    ])
+    _section("datasets", [
+        (f"{e.name}:PATH" if e.takes_argument else e.name, e.description, e.plugin)
+        for e in registry.datasets.values()
+    ])

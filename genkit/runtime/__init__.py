@@ -1,0 +1,21 @@
+"""Torch-free inference on exported graphs with onnxruntime, on the CPU or CUDA provider.
+
+    from genkit.runtime import ExportedModel
+
+    model = ExportedModel("runs/vae/onnx", provider="auto")   # "cpu", "cuda" or "auto"
+    images = model.generate(64, seed=0)                       # float32 (64, C, H, W) in [0, 1]
+    codes = model.codes(images)                               # (64, latent_size)
+    again = model.reconstruct(images)
+
+Importing this package, and using it, imports numpy, onnxruntime and genkit's torch-free modules only:
+an export folder runs where torch and the plugins that trained it are not installed.
+"""
+
+from __future__ import annotations
+
+from genkit.runtime.inputs import InputError
+from genkit.runtime.model import ExportedModel
+from genkit.runtime.prior import draw_prior
+from genkit.runtime.sessions import PROVIDERS, ProviderError, cuda_available
+
+__all__ = ["PROVIDERS", "ExportedModel", "InputError", "ProviderError", "cuda_available", "draw_prior"]

@@ -1,0 +1,51 @@
+"""What the encoder's and the decoder's conv stacks share: per-layer settings and the block after a conv.
+
+Both stacks are described, as in the book's Keras code, by three parallel per-layer lists (filters,
+kernels, strides) plus switches for batch normalisation and dropout.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from torch import nn
+
+from genkit.errors import ConfigError
+
+from .keras_compat import KERAS_BATCH_NORM
+
+DROPOUT_RATE = 0.25  # the book's rate whenever dropout is switched on
+LAYER_LISTS = ("filters", "kernels", "strides")
+
+
+def check_layer_lists(values: dict[str, Any], section: str) -> None:
+    """Cross-field rule of a conv stack: one filters/kernels/strides entry per layer, all positive.
+
+    Used as the ``check`` of the encoder's and decoder's ``Settings`` (the config layer calls it with
+    the validated section) and again by the constructors, which may be called without the config layer.
+    """
+    lengths = {name: len(values[name]) for name in LAYER_LISTS}
+    if not lengths["filters"]:
+        raise ConfigError(f"{section}.filters must list at least one layer; got []")
+    if len(set(lengths.values())) != 1:
+        got = ", ".join(f"{section}.{name} has {n}" for name, n in lengths.items())
+        raise ConfigError(
+            f"{section}.filters, {section}.kernels and {section}.strides need one entry per layer "
+            f"(the same length); got {got}"
+        )
+    for name in LAYER_LISTS:
+        if any(v <= 0 for v in values[name]):
+            raise ConfigError(f"{section}.{name} must contain only positive integers; got {values[name]!r}")
+
+
+def post_conv_layers(index: int, channels: int, batch_norm: bool, dropout: bool,
+                     leaky_relu_slope: float) -> OrderedDict[str, nn.Module]:
+    """The Keras order after a conv: optional BatchNorm, LeakyReLU, optional Dropout."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    if batch_norm:
+        layers[f"batch_norm_{index}"] = nn.BatchNorm2d(channels, **KERAS_BATCH_NORM)
+    layers[f"leaky_relu_{index}"] = nn.LeakyReLU(leaky_relu_slope)
+    if dropout:
+        layers[f"dropout_{index}"] = nn.Dropout(DROPOUT_RATE)
+    return layers
