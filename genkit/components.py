@@ -105,8 +105,10 @@ class Sampler(Component):
         """Draw ``n`` points from the diagonal Gaussian ``prior()`` (override for other priors)."""
         p = self.prior()
         mean, std = p["mean"], p["std"]
-        eps = torch.randn((n, mean.numel()), generator=generator, device=mean.device, dtype=mean.dtype)
-        return mean + std * eps
+        # draw on the generator's device (a CPU generator cannot fill a CUDA tensor), then move
+        device = generator.device if generator is not None else mean.device
+        eps = torch.randn((n, mean.numel()), generator=generator, device=device, dtype=mean.dtype)
+        return mean + std * eps.to(mean.device)
 
     def fit_prior(self, codes: torch.Tensor) -> None:  # pragma: no cover - default is a no-op
         """Fit the prior to the training codes (N, z_dim); only called when ``fits_prior``."""

@@ -69,7 +69,9 @@ def _type_name(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return " | ".join(repr(a) for a in typing.get_args(tp))
     if typing.get_origin(tp) in (list, tuple):
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+        plural = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
+        item = typing.get_args(tp)[0]
+        return f"a list of {plural.get(item, _type_name(item))}"
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "none"}

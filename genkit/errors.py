@@ -27,8 +27,7 @@ class UnknownNameError(GenkitError):
         self.kind, self.name, self.known = kind, name, sorted(known)
         message = f"unknown {kind} {name!r}"
         close = difflib.get_close_matches(name, self.known, n=1)
-        if close:
-            message += f"; did you mean {close[0]!r}?"
+        message += f"; did you mean {close[0]!r}?" if close else "."
         message += f" Known: {', '.join(self.known) if self.known else '(none registered)'}."
         if hint:
             message += f" {hint}"

@@ -135,7 +135,7 @@ def test_layer_lists_of_different_lengths_name_the_fields(registry):
 
 
 @pytest.mark.parametrize(("override", "pattern"), [
-    ("encoder.filters=abc", r"encoder.filters must be a list of an integer, got 'abc'"),
+    ("encoder.filters=abc", r"encoder.filters must be a list of integers, got 'abc'"),
     ("decoder.kernels=[3,0,3,3]", r"decoder.kernels must contain only positive"),
     ("encoder.filters=[]", r"encoder.filters must list at least one layer"),
     ("encoder.leaky_relu_slope=-1", r"encoder.leaky_relu_slope must be >= 0"),

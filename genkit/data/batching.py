@@ -91,9 +91,13 @@ def _loader_batches(split: Split, batch_size: int, indices: torch.Tensor, worker
             yield (images.to(device, non_blocking=pin),
                    labels.to(device, non_blocking=pin) if labelled else None)
     except BaseException:
-        # A failed or abandoned walk leaves the workers mid-epoch: drop the loader so they shut down.
+        # A failed or abandoned walk leaves the workers mid-epoch: retire this loader. Its workers are
+        # stopped here because, left to garbage collection, torch waits seconds for each to exit.
         if cache.get(key) is cached:
             del cache[key]
+        shutdown = getattr(getattr(cached.loader, "_iterator", None), "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
         raise
     finally:
         cached.busy = False

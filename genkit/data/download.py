@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -139,11 +140,12 @@ def _fetch(url: str, target: Path, expected: RemoteFile, stream: TextIO | None) 
             try:
                 with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
                     length = response.headers.get("Content-Length")
-                    progress = Progress(f"{expected.filename} from {url}", int(length) if length else None, stream)
+                    progress = Progress(expected.filename, int(length) if length else None, stream, url)
                     for chunk in iter(lambda: response.read(CHUNK), b""):
                         out.write(chunk)
                         progress.update(len(chunk))
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+                # ValueError: a malformed GENKIT_DATA_MIRROR ("unknown url type")
                 if progress:
                     progress.fail()
                 return f"{url}: {_network_reason(exc)}"
@@ -151,11 +153,22 @@ def _fetch(url: str, target: Path, expected: RemoteFile, stream: TextIO | None) 
         if problem:
             progress.fail()
             return f"{url}: {problem}"
+        os.chmod(tmp, _file_mode())  # mkstemp creates 0600; a shared data folder needs the usual mode
         os.replace(tmp, target)
         progress.finish("checksum ok")
         return None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _say(stream: TextIO | None, line: str) -> None:
+    print(line, file=stream if stream is not None else sys.stderr, flush=True)
 
 
 def _alternatives(dataset: RemoteDataset) -> str:
@@ -168,8 +181,9 @@ def _alternatives(dataset: RemoteDataset) -> str:
 def download(name: str, root: Path | None = None, force: bool = False, stream: TextIO | None = None) -> Path:
     """Download dataset ``name`` into ``root/name`` (default: the user cache) and return that folder.
 
-    Files already there that pass verification are kept unless ``force``. Raises ``DataError`` with
-    one line per failure cause; files that did not verify are never left behind.
+    Files already there that pass verification are kept unless ``force``. A file no mirror could
+    deliver intact raises one ``DataError`` line listing each mirror's failure; a file that did not
+    verify is never left behind.
     """
     dataset = remote(name)
     directory = (Path(root).expanduser() / name) if root else locations.cache_dir(name)
@@ -182,6 +196,7 @@ def download(name: str, root: Path | None = None, force: bool = False, stream: T
         for expected in dataset.files:
             target = directory / expected.filename
             if target.exists() and not force and verify(target, expected) is None:
+                _say(stream, f"{expected.filename}: already there, checksum ok")
                 continue
             failures = []
             for base in mirrors(dataset):

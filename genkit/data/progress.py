@@ -8,13 +8,13 @@ from typing import TextIO
 
 
 def _megabytes(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
 class Progress:
     """Reports the bytes received for one file; call ``update`` often, it redraws at most 10 times a second."""
 
-    def __init__(self, label: str, total: int | None, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, total: int | None, stream: TextIO | None = None, source: str = "") -> None:
         self.label, self.total, self.done = label, total, 0
         self.stream = stream if stream is not None else sys.stderr
         # Logs and CI captures get no carriage-return animation, only the start and end lines.
@@ -22,7 +22,8 @@ class Progress:
         self._last_draw = 0.0
         if not self.interactive:
             size = f" ({_megabytes(total)})" if total else ""
-            self._write(f"downloading {label}{size}\n")
+            origin = f" from {source}" if source else ""
+            self._write(f"downloading {label}{origin}{size}\n")
 
     def _write(self, text: str) -> None:
         self.stream.write(text)

@@ -39,19 +39,21 @@ def probe_images(config: dict[str, Any], input_shape: tuple[int, int, int]) -> P
     if not name:
         return _random(input_shape, "the run records no dataset")
     try:
-        images = _load(name, input_shape)
+        loaded = _load(name, input_shape)
     except (GenkitError, OSError, ValueError, RuntimeError) as exc:
-        return _random(input_shape, f"dataset {name} could not be loaded: {str(exc).splitlines()[0][:120]}")
-    if images is None:
-        return _random(input_shape, f"dataset {name} has no test or train images")
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        return _random(input_shape, f"dataset {name} could not be loaded: {reason}")
+    if loaded is None:
+        return _random(input_shape, f"dataset {name} has no images")
+    images, split_name = loaded
     count = len(images)
-    if count < LARGE_BATCH:  # a small test split is repeated to fill the large batch
+    if count < LARGE_BATCH:  # a small split is repeated to fill the large batch
         images = np.concatenate([images] * -(-LARGE_BATCH // count))[:LARGE_BATCH]
-    return Probe(np.ascontiguousarray(images, dtype=np.float32), f"{name} ({min(count, LARGE_BATCH)} real images)",
+    return Probe(np.ascontiguousarray(images, dtype=np.float32), f"{count} real images of {name}, {split_name} split",
                  True)
 
 
-def _load(name: str, input_shape: tuple[int, int, int]) -> np.ndarray | None:
+def _load(name: str, input_shape: tuple[int, int, int]) -> tuple[np.ndarray, str] | None:
     import torch
 
     from genkit.data import batches, load_dataset
@@ -64,7 +66,7 @@ def _load(name: str, input_shape: tuple[int, int, int]) -> np.ndarray | None:
         if len(split):
             count = min(len(split), LARGE_BATCH)
             images = [x for x, _ in batches(split, count, torch.arange(count))]
-            return torch.cat(images).float().cpu().numpy()
+            return torch.cat(images).float().cpu().numpy(), split_name
     return None
 
 

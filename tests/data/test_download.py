@@ -10,6 +10,7 @@ import pytest
 
 from genkit.data import download, load_dataset, locations
 from genkit.data.download import RemoteDataset, RemoteFile
+from genkit.data.progress import Progress
 from genkit.errors import DataError
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -51,8 +52,9 @@ def test_verified_files_are_kept_unless_forced(mirror):
     _, _, requests = mirror
     download.download("fashion-mnist", stream=io.StringIO())
     requests.clear()
-    download.download("fashion-mnist", stream=io.StringIO())
-    assert requests == []
+    log = io.StringIO()
+    download.download("fashion-mnist", stream=log)
+    assert requests == [] and log.getvalue().count("already there, checksum ok") == 4
     download.download("fashion-mnist", force=True, stream=io.StringIO())
     assert len(requests) == 4
 
@@ -134,6 +136,25 @@ def test_mirror_override_substitutes_the_name(monkeypatch):
     assert download.mirrors(download.REMOTE_DATASETS["mnist"]) == ["http://127.0.0.1:9/mnist/"]
     monkeypatch.delenv("GENKIT_DATA_MIRROR")
     assert download.mirrors(download.REMOTE_DATASETS["mnist"])[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
+
+
+def test_malformed_mirror_is_one_line(mirror, monkeypatch):
+    monkeypatch.setenv("GENKIT_DATA_MIRROR", "not-a-url")
+    with pytest.raises(DataError, match="not-a-url/train-images-idx3-ubyte.gz: unknown url type"):
+        download.download("fashion-mnist", stream=io.StringIO())
+
+
+def test_progress_redraws_one_line_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    progress = Progress("file.gz", 2_000_000, screen, "http://127.0.0.1/file.gz")
+    progress.update(1_000_000)
+    progress.finish("checksum ok")
+    assert "\r  file.gz  1.0 MB / 2.0 MB (50%)" in screen.getvalue()
+    assert screen.getvalue().endswith("checksum ok\n")
 
 
 def test_unknown_dataset_lists_the_downloadable_ones():

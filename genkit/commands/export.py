@@ -1,0 +1,36 @@
+"""``genkit export --onnx RUN``: write and verify the encoder and decoder graphs of a trained run."""
+
+from __future__ import annotations
+
+import click
+
+from genkit.onnx.exporter import DEFAULT_OPSET, EXPORTERS
+
+
+@click.command("export")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
+@click.option("--onnx", "to_onnx", is_flag=True, required=True,
+              help="Export to ONNX (the only format so far; required so that others can be added).")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Export folder (default: RUN/onnx).")
+@click.option("--opset", type=click.IntRange(min=7), default=DEFAULT_OPSET, show_default=True, help="ONNX opset.")
+@click.option("--exporter", type=click.Choice(["auto", *EXPORTERS]), default="auto", show_default=True,
+              help="auto: torch's dynamo exporter, falling back to the TorchScript one when it fails or mismatches.")
+@click.option("--quiet", is_flag=True, help="Print only the export folder.")
+def export_command(run_dir, to_onnx, out, opset, exporter, quiet):
+    """Export RUN to OUT/encoder.onnx and OUT/decoder.onnx, verified against the torch model.
+
+    The graphs are checked with onnx.checker and compared with onnxruntime (CPU) on real test images
+    and latent points in batches of 1, 2, 7 and 256; an export that differs by more than 1e-5 is not
+    written, and an earlier export in OUT is replaced only by one that passed.
+    """
+    from genkit.onnx.export_run import export_run
+
+    log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+    report = export_run(run_dir, out, opset=opset, exporter=exporter, log=log)
+    if not report.real_data:
+        click.echo(f"warning: verified on {report.data}", err=True)
+    if not quiet:
+        for graph, info in report.graphs.items():
+            click.echo(f"{graph}.onnx: {info.exporter} exporter, max abs difference {info.max_abs_diff:.3g}", err=True)
+        click.echo(f"exported in {report.seconds:.1f} s (opset {report.opset})", err=True)
+    click.echo(str(report.out))
