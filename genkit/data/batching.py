@@ -31,14 +31,14 @@ def batches(split: Split, batch_size: int, indices: torch.Tensor, workers: int =
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = torch.device(device)
     indices = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
-    if isinstance(split, InMemorySplit):
+    if split.in_memory:  # the attribute, not the class: a plugin's own in-memory split works too
         return _tensor_batches(split, batch_size, indices, device)
     return _loader_batches(split, batch_size, indices, workers, device)
 
 
 def _tensor_batches(split: InMemorySplit, batch_size: int, indices: torch.Tensor,
                     device: torch.device) -> Iterator[Batch]:
-    images = split.images_on(device)
+    images = split.images_on(device) if hasattr(split, "images_on") else split.images.to(device)
     labels = split.labels.to(device) if split.labels is not None else None
     indices = indices.to(images.device)
     for start in range(0, len(indices), batch_size):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from genkit.data import locations
-from genkit.data.progress import Progress
+from genkit.data.download_progress import DownloadProgress
 from genkit.errors import DataError
 
 CHUNK = 1 << 16
@@ -140,7 +140,7 @@ def _fetch(url: str, target: Path, expected: RemoteFile, stream: TextIO | None) 
             try:
                 with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
                     length = response.headers.get("Content-Length")
-                    progress = Progress(expected.filename, int(length) if length else None, stream, url)
+                    progress = DownloadProgress(expected.filename, int(length) if length else None, stream, url)
                     for chunk in iter(lambda: response.read(CHUNK), b""):
                         out.write(chunk)
                         progress.update(len(chunk))

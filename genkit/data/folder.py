@@ -55,9 +55,10 @@ def folder_dataset(argument: str | None, input_shape: Sequence[int] | None) -> I
         bases = {split: root for split in files}
     class_names = _class_names([name for names in files.values() for name in names])
     shape = _shape(input_shape, bases["train"] / files["train"][0])
+    class_index = {name: i for i, name in enumerate(class_names or [])}
     splits = {}
     for split, names in files.items():
-        labels = [class_names.index(name.split("/", 1)[0]) for name in names] if class_names else None
+        labels = [class_index[name.split("/", 1)[0]] for name in names] if class_names else None
         dataset = ImageFiles([str(bases[split] / name) for name in names], labels, shape)
         splits[split] = LazySplit(split, dataset, shape, labels, class_names)
     return ImageDataset(f"folder:{root}", shape, splits, lambda: _checksum(bases, files), location=str(root))
@@ -86,19 +87,19 @@ def _bucket(name: str) -> int:
 def hash_split(names: list[str]) -> dict[str, list[str]]:
     """Train and test lists by a stable hash of each relative path (about 90/10).
 
-    With two or more images neither split is left empty: if the hash put none in one of them, the
-    image with the smallest (for test) or largest (for train) hash moves there, still deterministic.
+    The train split is never empty, nor the test split with two or more images: if the hash put none
+    in one of them, the image with the largest (for train) or smallest (for test) hash moves there.
     """
     buckets = {name: _bucket(name) for name in names}
     keyed = sorted(names, key=buckets.__getitem__)
     test = [name for name in names if buckets[name] % TEST_FRACTION_BUCKETS == 0]
     train = [name for name in names if buckets[name] % TEST_FRACTION_BUCKETS != 0]
+    if not train and names:
+        train = [keyed[-1]]
+        test.remove(keyed[-1])
     if not test and len(names) > 1:
         test = [keyed[0]]
         train.remove(keyed[0])
-    elif not train and len(names) > 1:
-        train = [keyed[-1]]
-        test.remove(keyed[-1])
     return {"train": train, "test": test}
 
 

@@ -90,6 +90,8 @@ class InMemorySplit(Split):
         device = torch.device(device)
         if device.type == "cpu":
             return self.images
+        if device.type == "cuda" and device.index is None:  # "cuda" and "cuda:0" share one copy
+            device = torch.device("cuda", torch.cuda.current_device())
         key = str(device)
         if key not in self._on_device:
             self._on_device[key] = self.images.to(device)

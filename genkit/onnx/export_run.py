@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +23,19 @@ from genkit.checkpoint import load_model, read_config
 from genkit.errors import ExportError
 from genkit.onnx import metadata as meta
 from genkit.onnx.describe import check_outputs, describe_sampler, who
-from genkit.onnx.exporter import DEFAULT_OPSET, EXPORTERS, ExporterFailure, export_module
+from genkit.onnx.exporter import DEFAULT_OPSET, EXPORTERS
 from genkit.onnx.folder import check_replaceable, staged_export, write_graph
+from genkit.onnx.graph import VerifiedGraph, export_verified
 from genkit.onnx.probe import Probe, latent_batches, probe_images
-from genkit.onnx.verify import VerificationFailure, check_structure, max_difference
 
 ATOL = 1e-5
 EXPORT_DIR = "onnx"  # the default export folder inside the run folder
 
 
 @dataclasses.dataclass
-class GraphReport:
-    exporter: str
-    max_abs_diff: float
-    notes: list[str]  # why an exporter tried before this one was not used
-
-
-@dataclasses.dataclass
 class ExportReport:
     out: Path
-    graphs: dict[str, GraphReport]
+    graphs: dict[str, VerifiedGraph]
     data: str  # what the graphs were verified on
     real_data: bool
     opset: int
@@ -80,59 +73,31 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, *, opset: int
     codes = encode(probe.images[:7])[sampler["code"]]
     prior = sampler["prior"]
     order = EXPORTERS if exporter == "auto" else (exporter,)
+    options = dict(opset=opset, exporters=order, atol=atol, log=log)
+    latents = latent_batches(np.asarray(prior["mean"]), np.asarray(prior["std"]), codes)
     graphs = {
-        "encoder": _export_graph("encoder", model.encoder, images[:2], meta.ENCODER_INPUT, spec.parameter_names,
-                                 encode, probe.image_batches(), opset, order, atol, components, log),
-        "decoder": _export_graph("decoder", model.decoder, torch.from_numpy(codes[:2]), meta.DECODER_INPUT,
-                                 (meta.DECODER_OUTPUT,), decode,
-                                 latent_batches(np.asarray(prior["mean"]), np.asarray(prior["std"]), codes),
-                                 opset, order, atol, components, log),
+        "encoder": export_verified(model.encoder, images[:2], meta.ENCODER_INPUT, spec.parameter_names, encode,
+                                   probe.image_batches(), name=who("encoder", components), **options),
+        "decoder": export_verified(model.decoder, torch.from_numpy(codes[:2]), meta.DECODER_INPUT,
+                                   (meta.DECODER_OUTPUT,), decode, latents, name=who("decoder", components),
+                                   **options),
     }
     shared = dict(format=meta.FORMAT_VERSION, genkit_version=__version__, recipe=document["recipe"],
                   components=components, config=model.config, input_shape=tuple(spec.input_shape),
                   value_range=meta.VALUE_RANGE, latent_size=spec.z_dim, encoder_outputs=tuple(spec.parameter_names),
                   sampler=sampler, opset=opset)
-    batches = {"encoder": [len(b) for b in probe.image_batches()],
-               "decoder": [len(b) for b in latent_batches(np.zeros(1), np.ones(1), codes)]}
+    batches = {"encoder": [len(b) for b in probe.image_batches()], "decoder": [len(b) for b in latents]}
     with staged_export(out) as stage:
-        for graph, (proto, report) in graphs.items():
+        for graph, report in graphs.items():
             info = meta.GraphMetadata(
                 **shared, graph=graph,
                 exporter={"name": report.exporter, "torch": torch.__version__, "onnx": onnx.__version__},
                 verification={"max_abs_diff": report.max_abs_diff, "atol": atol, "batches": batches[graph],
                               "data": probe.source, "provider": "CPUExecutionProvider"})
-            _set_metadata(proto, info.to_props())
-            write_graph(stage, graph, proto.SerializeToString())
-        _check_folder(stage, model, probe, prior, atol)
-    reports = {graph: report for graph, (_, report) in graphs.items()}
-    return ExportReport(out, reports, probe.source, probe.real, opset, time.perf_counter() - started)
-
-
-def _export_graph(kind: str, module: torch.nn.Module, example: torch.Tensor, input_name: str,
-                  output_names: Sequence[str], reference: Callable, batches: list[np.ndarray], opset: int,
-                  order: Sequence[str], atol: float, components: dict[str, Any],
-                  log: Callable[[str], None]) -> tuple[onnx.ModelProto, GraphReport]:
-    """The first exporter in ``order`` whose graph passes every check, or ``ExportError`` naming the component."""
-    from genkit.runtime.sessions import GraphSession
-
-    notes: list[str] = []
-    for exporter in order:
-        try:
-            proto = export_module(module, example, input_name, output_names, opset, exporter)
-            check_structure(proto)
-            try:
-                session = GraphSession(proto.SerializeToString(), provider="cpu", source=f"the {kind} graph")
-            except ExportError as exc:
-                raise VerificationFailure(str(exc)) from None
-            diff = max_difference(lambda batch: session.run({input_name: batch}), reference, batches)
-            if diff > atol:
-                raise VerificationFailure(f"onnxruntime differs from torch by up to {diff:.3g} (> {atol:g})")
-        except (ExporterFailure, VerificationFailure) as exc:
-            notes.append(f"{exporter}: {exc}")
-            log(f"{kind}: the {exporter} exporter failed ({exc})")
-            continue
-        return proto, GraphReport(exporter, diff, notes)
-    raise ExportError(f"{who(kind, components)} cannot be exported to ONNX: {'; '.join(notes)}")
+            _set_metadata(report.model, info.to_props())
+            write_graph(stage, graph, report.model.SerializeToString())
+        _check_folder(stage, model, probe, atol)
+    return ExportReport(out, graphs, probe.source, probe.real, opset, time.perf_counter() - started)
 
 
 def _set_metadata(proto: onnx.ModelProto, props: dict[str, str]) -> None:
@@ -145,7 +110,7 @@ def _set_metadata(proto: onnx.ModelProto, props: dict[str, str]) -> None:
     proto.producer_version = __version__
 
 
-def _check_folder(stage: Path, model: Any, probe: Probe, prior: dict[str, Any], atol: float) -> None:
+def _check_folder(stage: Path, model: Any, probe: Probe, atol: float) -> None:
     """Load the written folder the way users will (torch-free runtime) and compare end to end."""
     from genkit.runtime import ExportedModel
 

@@ -7,7 +7,9 @@
     codes = model.codes(images)                               # (64, latent_size)
     again = model.reconstruct(images)
 
-Importing this package, and using it, imports numpy, onnxruntime and genkit's torch-free modules only:
+``open_source(path)`` opens an export folder or a run folder (torch) behind the same API.
+
+Importing this package, and using it on an export folder, imports numpy, onnxruntime and genkit's torch-free modules only:
 an export folder runs where torch and the plugins that trained it are not installed.
 """
 
@@ -17,5 +19,7 @@ from genkit.runtime.inputs import InputError
 from genkit.runtime.model import ExportedModel
 from genkit.runtime.prior import draw_prior
 from genkit.runtime.sessions import PROVIDERS, ProviderError, cuda_available
+from genkit.runtime.source import open_source, source_kind
 
-__all__ = ["PROVIDERS", "ExportedModel", "InputError", "ProviderError", "cuda_available", "draw_prior"]
+__all__ = ["PROVIDERS", "ExportedModel", "InputError", "ProviderError", "cuda_available", "draw_prior",
+           "open_source", "source_kind"]

@@ -40,7 +40,8 @@ def session_options(threads: int = 0, optimization: str = "all") -> Any:
     """Options for every genkit session: full graph optimisation (fusions) and an optional thread count."""
     ort = _ort()
     if optimization not in OPTIMIZATION_LEVELS:
-        raise GenkitError(f"unknown graph optimization {optimization!r}; choose one of {', '.join(OPTIMIZATION_LEVELS)}")
+        raise GenkitError(f"unknown graph optimization {optimization!r}; "
+                          f"choose one of {', '.join(OPTIMIZATION_LEVELS)}")
     if not isinstance(threads, int) or threads < 0:
         raise GenkitError(f"threads must be a non-negative integer (0: onnxruntime's default); got {threads!r}")
     options = ort.SessionOptions()

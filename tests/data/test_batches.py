@@ -72,3 +72,28 @@ def test_unlabelled_lazy_split_yields_no_labels(tmp_path):
     train = load_dataset(f"folder:{tmp_path}", (3, 4, 4)).split("train")
     (images, labels), *_ = batches(train, 8, torch.arange(len(train)), workers=0, device="cpu")
     assert images.shape == (len(train), 3, 4, 4) and labels is None
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@cuda
+def test_in_memory_batches_on_cuda_index_a_device_copy():
+    x = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1).repeat(4, axis=2).reshape(10, 1, 2, 2)
+    split = InMemorySplit("train", x, labels=np.arange(10))
+    order = torch.randperm(10)
+    got = list(batches(split, 4, order, device="cuda"))
+    assert all(images.is_cuda and labels.is_cuda for images, labels in got)
+    assert split.images_on("cuda") is split.images_on(f"cuda:{torch.cuda.current_device()}")
+    values = torch.cat([images[:, 0, 0, 0] for images, _ in got]).cpu()
+    assert torch.equal((values * 255).round().long(), order)
+    assert torch.equal(torch.cat([labels for _, labels in got]).cpu(), order)
+
+
+@cuda
+def test_lazy_batches_on_cuda_through_pinned_workers(numbered_folder):
+    train = load_dataset(f"folder:{numbered_folder}", (1, 4, 4)).split("train")
+    order = torch.randperm(len(train))
+    got = list(batches(train, 5, order, workers=2, device="cuda"))
+    assert all(images.is_cuda and labels.is_cuda for images, labels in got)
+    assert torch.equal(torch.cat([labels for _, labels in got]).cpu(), train.labels[order])

@@ -10,7 +10,7 @@ import pytest
 
 from genkit.data import download, load_dataset, locations
 from genkit.data.download import RemoteDataset, RemoteFile
-from genkit.data.progress import Progress
+from genkit.data.download_progress import DownloadProgress
 from genkit.errors import DataError
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -150,7 +150,7 @@ def test_progress_redraws_one_line_on_a_terminal():
             return True
 
     screen = Terminal()
-    progress = Progress("file.gz", 2_000_000, screen, "http://127.0.0.1/file.gz")
+    progress = DownloadProgress("file.gz", 2_000_000, screen, "http://127.0.0.1/file.gz")
     progress.update(1_000_000)
     progress.finish("checksum ok")
     assert "\r  file.gz  1.0 MB / 2.0 MB (50%)" in screen.getvalue()

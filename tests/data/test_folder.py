@@ -108,6 +108,12 @@ def test_tiny_folders_still_get_both_splits(tmp_path):
     assert (len(dataset.split("train")), len(dataset.split("test"))) == (1, 1)
 
 
+def test_a_single_image_is_the_train_split(tmp_path):
+    save(tmp_path / "only.png")
+    dataset = load_dataset(f"folder:{tmp_path}", (3, 8, 8))
+    assert (len(dataset.split("train")), len(dataset.split("test"))) == (1, 0)
+
+
 def test_limit_keeps_the_first_items(flat):
     train = load_dataset(f"folder:{flat}", (3, 8, 8)).split("train")
     first = train.limit(5)

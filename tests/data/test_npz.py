@@ -28,12 +28,16 @@ def test_nhw_uint8_with_labels_is_split_every_tenth(tmp_path):
 
 
 @pytest.mark.parametrize("layout", ["nhwc", "nchw"])
-def test_channel_layouts(tmp_path, layout):
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_channel_layouts(tmp_path, layout, dtype):
     x = np.random.default_rng(0).random((12, 3, 5, 6), dtype=np.float32)
+    if dtype == "uint8":
+        x = (x * 255).round().astype(np.uint8)
     stored = x.transpose(0, 2, 3, 1) if layout == "nhwc" else x
     split = load_dataset(f"npz:{write(tmp_path, x=stored)}", (3, 5, 6)).split("train")
     assert split.images.shape == (11, 3, 5, 6) and split.images.is_contiguous()
-    np.testing.assert_array_equal(split.images.numpy(), x[np.arange(12) != 9])
+    expected = x[np.arange(12) != 9] / (255.0 if dtype == "uint8" else 1.0)
+    np.testing.assert_allclose(split.images.numpy(), expected, atol=1e-7)
     assert split.labels is None
 
 

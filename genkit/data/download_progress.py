@@ -11,7 +11,7 @@ def _megabytes(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
-class Progress:
+class DownloadProgress:
     """Reports the bytes received for one file; call ``update`` often, it redraws at most 10 times a second."""
 
     def __init__(self, label: str, total: int | None, stream: TextIO | None = None, source: str = "") -> None:

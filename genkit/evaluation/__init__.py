@@ -1,0 +1,27 @@
+"""Evaluation of a trained model: loss terms, reconstruction, latent diagnostics and generation quality.
+
+    from genkit.evaluation import evaluate, open_source
+
+    result = evaluate(open_source("runs/vae"), seed=0)   # a run folder or an ONNX export folder
+
+``source`` (the run/export abstraction), ``metrics`` (``evaluate``), ``classifier`` (the cached feature
+network), ``frechet``, ``generation``, ``latent`` and ``normal`` (Φ, Φ⁻¹) hold one concept each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["evaluate", "open_source"]
+
+
+def evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    from genkit.evaluation.metrics import evaluate as _evaluate
+
+    return _evaluate(*args, **kwargs)
+
+
+def open_source(*args: Any, **kwargs: Any):
+    from genkit.evaluation.source import open_source as _open
+
+    return _open(*args, **kwargs)
