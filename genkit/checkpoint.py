@@ -10,7 +10,13 @@
 
 Every file is replaced atomically. The checkpoint is one file so that it is always self-consistent;
 ``model.safetensors`` is written after it and can lag by one save if a run is killed in between,
-which ``--resume`` repairs.
+which ``--resume`` repairs. Leftovers of an interrupted write are dot-prefixed ``.tmp`` files that
+nothing reads.
+
+No path is taken from a file in the folder: every name is one of the constants below, and
+``run_path`` refuses a name (or a symlink) that would lead out of the folder, so a tampered folder
+cannot make genkit write elsewhere. Loading never unpickles: tensors come from safetensors, the rest
+is JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,19 @@ WEIGHTS_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_DIR = "samples"
+# Test-only: seconds to pause between writing a checkpoint's temporary file and renaming it, so that
+# fault-injection tests can kill the process in the middle of a checkpoint write.
+PAUSE_BEFORE_RENAME_ENV = "GENKIT_TEST_PAUSE_BEFORE_RENAME"
+
+
+def run_path(run_dir: str | Path, *parts: str) -> Path:
+    """``run_dir/parts...``, refused when it resolves outside the run folder (``..``, a symlink)."""
+    root = Path(run_dir).resolve()
+    path = Path(run_dir).joinpath(*parts)
+    if not path.resolve().is_relative_to(root):
+        raise RunFolderError(f"{path} leads out of the run folder {run_dir} (to {path.resolve()}); "
+                             f"genkit only writes inside the run folder")
+    return path
 
 
 # -- config.json ----------------------------------------------------------------------------------
@@ -51,10 +71,26 @@ def provenance(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+def write_config(run_dir: Path, config: dict[str, Any], launch_id: str | None = None) -> None:
+    """Write config.json; ``launch_id`` (torchrun's rendezvous id) lets restarted workers find the run."""
     document = {"format_version": FORMAT_VERSION, "genkit_version": __version__, "recipe": config["recipe"],
                 "components": provenance(config), "config": config}
+    if launch_id:
+        document["launch_id"] = launch_id
     atomic.write_text(run_dir / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
+
+
+def find_launch_run(root: str | Path, launch_id: str) -> Path | None:
+    """The newest run folder under ``root`` whose config.json records ``launch_id``."""
+    found = []
+    for config_path in Path(root).glob(f"*/{CONFIG_FILE}"):
+        try:
+            document = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(document, dict) and document.get("launch_id") == launch_id:
+            found.append((config_path.stat().st_mtime, config_path.parent))
+    return max(found)[1] if found else None
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:
@@ -114,7 +150,12 @@ def _load_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
 def _save_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     from safetensors.torch import save
 
-    atomic.write_bytes(path, save(tensors, metadata=metadata))
+    data = save(tensors, metadata=metadata)
+    with atomic.atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+        pause = os.environ.get(PAUSE_BEFORE_RENAME_ENV)
+        if pause and path.name == CHECKPOINT_FILE:
+            time.sleep(float(pause))
 
 
 def save_weights(run_dir: Path, model: torch.nn.Module, epoch: int) -> None:
@@ -204,6 +245,13 @@ def load_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.opti
         trainer = json.loads(metadata["trainer"])
     except (KeyError, json.JSONDecodeError):
         raise RunFolderError(f"{path} has no trainer state; it is not a genkit checkpoint") from None
+    counters = ("epoch", "step", "global_step")
+    if not isinstance(trainer, dict) or not all(
+            isinstance(trainer.get(k), int) and not isinstance(trainer.get(k), bool) and trainer[k] >= 0
+            for k in counters) or not isinstance(trainer.get("optimizer"), dict) \
+            or not isinstance(trainer.get("extra", {}), dict):
+        raise RunFolderError(f"{path} has a corrupt trainer state (epoch, step and global_step must be "
+                             f"counts, optimizer and extra tables)")
     groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "rng": {}, "data": {}}
     for name, value in tensors.items():
         head, _, rest = name.partition(".")
@@ -211,10 +259,30 @@ def load_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.opti
     load_state(model, groups["model"], path)
     try:
         optimizer.load_state_dict(_unflatten_optimizer(groups["optimizer"], trainer["optimizer"]))
-    except (KeyError, ValueError, IndexError) as exc:
+    except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
         raise RunFolderError(f"{path} holds an optimizer state that does not fit this model ({exc})") from None
     return TrainerState(trainer["epoch"], trainer["step"], trainer["global_step"],
                         groups["data"].get("permutation"), groups["rng"], trainer.get("extra", {}))
+
+
+def check_position(state: TrainerState, count: int, batch_size: int, path: Path) -> None:
+    """Refuse a checkpoint whose data order does not fit ``count`` training images (changed data, tampering)."""
+    order = state.permutation
+    if order is None:
+        if state.step:
+            raise RunFolderError(f"{path} is mid-epoch (step {state.step}) but holds no data order")
+        return
+    if order.dtype != torch.int64 or order.dim() != 1 or len(order) != count or \
+            not torch.equal(torch.sort(order).values, torch.arange(count)):
+        raise RunFolderError(f"{path} holds a data order for {len(order)} images, not a permutation of the "
+                             f"{count} training images: the data changed since it was written, or the file did")
+    if state.step * batch_size >= count and state.step:
+        raise RunFolderError(f"{path} is at step {state.step}, past the end of an epoch of {count} images")
+    partial = state.extra.get("partial")
+    if partial is not None and not (isinstance(partial, dict) and isinstance(partial.get("totals"), list)
+                                    and isinstance(partial.get("seen"), int)
+                                    and isinstance(partial.get("seconds"), (int, float))):
+        raise RunFolderError(f"{path} has a corrupt mid-epoch record")
 
 
 # -- metrics.jsonl --------------------------------------------------------------------------------
@@ -240,8 +308,6 @@ def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
 
 def new_run_dir(root: str | Path, recipe: str) -> Path:
     """A fresh folder under ``root`` named after the recipe and the time; never an existing one."""
-    import time
-
     root = Path(root)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
@@ -270,11 +336,20 @@ def prepare_run_dir(path: str | Path) -> Path:
     return path
 
 
+def has_checkpoint(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / CHECKPOINT_FILE).is_file()
+
+
 def prepare_resume_dir(path: str | Path) -> Path:
-    """Check that ``path`` holds a run that can be resumed (config and checkpoint present)."""
+    """Check that ``path`` holds a run that can be resumed.
+
+    A run stopped before its first checkpoint (only config.json, perhaps samples) is resumed from the
+    start; one that has weights or metrics but lost its checkpoint is refused, since starting it over
+    would replace them.
+    """
     path = Path(path)
     read_config(path)
-    if not (path / CHECKPOINT_FILE).is_file():
+    if not has_checkpoint(path) and any((path / name).exists() for name in (WEIGHTS_FILE, METRICS_FILE)):
         raise RunFolderError(f"{path} has no {CHECKPOINT_FILE} to resume from; train it anew with `genkit train`")
     return path
 

@@ -1,6 +1,14 @@
-"""``genkit train``: resolve a recipe's configuration and run the one training loop."""
+"""``genkit train``: resolve a recipe's configuration and run the one training loop.
+
+The same command runs a single process, each worker of a torchrun launch (``torchrun ... -m genkit
+train ...``), and, with ``--nproc N``, the launch itself. In a torchrun launch rank 0 alone chooses
+and creates the run folder; a worker that torchrun restarted after a failure resumes from the run's
+last checkpoint.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -11,6 +19,10 @@ SHORTCUTS = {
     "limit": "training.limit", "data": "data.name", "checkpoint_every": "training.checkpoint_every",
 }
 
+# What --resume may change: nothing that would make the resumed run differ from an uninterrupted one.
+RESUMABLE = {("training", "epochs"), ("training", "device"), ("data", "workers"), ("training", "threads"),
+             ("training", "checkpoint_every")}
+
 
 @click.command("train")
 @click.argument("recipe", required=False)
@@ -18,7 +30,7 @@ SHORTCUTS = {
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override one setting, e.g. --set encoder.filters=[32,64,64,64] (repeatable).")
 @click.option("--epochs", type=int, help="Number of epochs (with --resume: the new total).")
-@click.option("--batch-size", type=int)
+@click.option("--batch-size", type=int, help="Images per step, over all processes together.")
 @click.option("--lr", type=float, help="Learning rate.")
 @click.option("--seed", type=int, help="Seed: the same seed gives the same run.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
@@ -28,43 +40,156 @@ SHORTCUTS = {
 @click.option("--checkpoint-every", type=int, help="Also checkpoint every N steps within an epoch.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Run folder (default: a new one under ./runs/).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--nproc", type=click.IntRange(min=1),
+              help="Train in N processes on this machine (torchrun, DDP); the batch size stays global.")
+@click.option("--max-restarts", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --nproc: restart failed workers up to N times; they resume from the last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_command(recipe, config_file, overrides, resume_dir, out, quiet, **shortcuts):
-    """Train RECIPE (e.g. `vae`, `ae`) into a run folder, or continue one with --resume RUN."""
+@click.pass_context
+def train_command(ctx, recipe, config_file, overrides, resume_dir, out, quiet, nproc, max_restarts, **shortcuts):
+    """Train RECIPE (e.g. `vae`, `ae`) into a run folder, or continue one with --resume RUN.
+
+    Ctrl-C stops at the next step, writes a checkpoint and exits with code 130.
+    """
+    from genkit import distributed
+    from genkit.errors import GenkitError
+    from genkit.training import TrainingInterrupted, resolve_device, train
+
+    sets = list(overrides) + [f"{SHORTCUTS[k]}={_toml(v)}" for k, v in shortcuts.items() if v is not None]
+    config = resolve_config(recipe, config_file, sets, resume_dir)
+    if nproc is not None:
+        if distributed.under_torchrun():
+            raise click.UsageError("--nproc starts torchrun itself; leave it out of a torchrun command line")
+        ctx.exit(launch_workers(config, recipe, config_file, overrides, shortcuts, out, resume_dir, quiet,
+                                nproc, max_restarts))
+    if max_restarts:
+        raise click.UsageError("--max-restarts only applies with --nproc (or to torchrun itself)")
+
+    device = resolve_device(config["training"]["device"])
+    with distributed.process_group(device) as dist:
+        try:
+            run_dir, resume, config = choose_run_dir(dist, dist.device(device), config, out, resume_dir)
+        except GenkitError as exc:
+            raise _on_rank(dist, exc) from None
+        if dist.is_main:
+            click.echo(f"training {config['recipe']} on {config['data']['name']} into {run_dir}"
+                       + _batch_note(dist, config["training"]["batch_size"]), err=True)
+        try:
+            result = train(config, run_dir, resume=resume, progress=not quiet, dist=dist)
+        except TrainingInterrupted as exc:
+            if dist.is_main:
+                click.echo(str(exc), err=True)
+            ctx.exit(exc.exit_code)
+        except GenkitError as exc:
+            raise _on_rank(dist, exc) from None
+    if dist.is_main:
+        last = result.metrics[-1]["test"] if result.metrics else {}
+        click.echo(f"run saved to {run_dir}" + (f" (test loss {last['loss']:.4f})" if "loss" in last else ""))
+
+
+def resolve_config(recipe, config_file, sets, resume_dir) -> dict:
+    """The validated configuration: the recipe's with the user's settings, or the resumed run's own."""
     from genkit import checkpoint as ckpt
-    from genkit.config import build_config, merge, validate
+    from genkit.config import build_config, merge, parse_override, validate
     from genkit.errors import ConfigError
     from genkit.plugins import get_registry
-    from genkit.training import train
 
     registry = get_registry()
-    sets = list(overrides) + [f"{SHORTCUTS[k]}={_toml(v)}" for k, v in shortcuts.items() if v is not None]
-    if resume_dir:
-        document = ckpt.read_config(resume_dir)
-        if recipe and recipe != document["recipe"]:
-            raise ConfigError(f"{resume_dir} is a run of recipe {document['recipe']!r}, not {recipe!r}")
-        if config_file:
-            raise ConfigError("--config cannot change a run being resumed; use --set for what may change")
-        config = document["config"]
-        for text in sets:
-            from genkit.config import parse_override
-
-            (section, key), value = parse_override(text)
-            if (section, key) not in {("training", "epochs"), ("training", "device"), ("data", "workers"),
-                                      ("training", "threads"), ("training", "checkpoint_every")}:
-                raise ConfigError(f"{section}.{key} cannot change when resuming (it would break exact resume)")
-            config = merge(config, {section: {key: value}}, f"--set {text}")
-        config = validate(registry, config)
-        run_dir = ckpt.prepare_resume_dir(resume_dir)
-    else:
+    if not resume_dir:
         if not recipe:
             raise click.UsageError("name a recipe to train (see `genkit list`), or --resume RUN")
-        config = build_config(registry, recipe, config_file, sets)
-        run_dir = ckpt.prepare_run_dir(out) if out else ckpt.new_run_dir("runs", recipe)
-    click.echo(f"training {config['recipe']} on {config['data']['name']} into {run_dir}", err=True)
-    result = train(config, run_dir, resume=bool(resume_dir), progress=not quiet)
-    last = result.metrics[-1]["test"] if result.metrics else {}
-    click.echo(f"run saved to {run_dir}" + (f" (test loss {last['loss']:.4f})" if "loss" in last else ""))
+        return build_config(registry, recipe, config_file, sets)
+    document = ckpt.read_config(resume_dir)
+    if recipe and recipe != document["recipe"]:
+        raise ConfigError(f"{resume_dir} is a run of recipe {document['recipe']!r}, not {recipe!r}")
+    if config_file:
+        raise ConfigError("--config cannot change a run being resumed; use --set for what may change")
+    config = document["config"]
+    for text in sets:
+        (section, key), value = parse_override(text)
+        if (section, key) not in RESUMABLE:
+            raise ConfigError(f"{section}.{key} cannot change when resuming (it would break exact resume)")
+        config = merge(config, {section: {key: value}}, f"--set {text}")
+    try:
+        return validate(registry, config)
+    except ConfigError as exc:
+        raise ConfigError(f"{Path(resume_dir) / ckpt.CONFIG_FILE}: {exc}") from None
+
+
+def choose_run_dir(dist, device, config, out, resume_dir) -> tuple[Path, bool, dict]:
+    """The run folder, whether to resume it, and the configuration to train (rank 0 decides for all).
+
+    A worker group that torchrun restarted after a failure resumes the folder it was training, with
+    that run's own configuration.
+    """
+    from genkit import checkpoint as ckpt
+    from genkit import distributed
+
+    if resume_dir:
+        return ckpt.prepare_resume_dir(resume_dir), True, config
+    restarted = dist.active and distributed.restart_count() > 0
+    if restarted:
+        launch = distributed.launch_id()
+        previous = Path(out) if out else (ckpt.find_launch_run("runs", launch) if launch else None)
+        if previous is not None and ckpt.is_run_dir(previous):
+            run_dir = ckpt.prepare_resume_dir(previous)
+            if dist.is_main:
+                click.echo(f"restart {distributed.restart_count()}: resuming {run_dir} from its last checkpoint",
+                           err=True)
+            return run_dir, True, resolve_config(None, None, [], run_dir)
+
+    def decide() -> str:
+        folder = ckpt.prepare_run_dir(out) if out else ckpt.new_run_dir("runs", config["recipe"])
+        return str(folder)
+
+    return Path(dist.decide_on_main(decide, device)), False, config
+
+
+def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resume_dir, quiet, nproc,
+                   max_restarts) -> int:
+    """Check what can be checked here, choose the run folder, then run ``nproc`` workers under torchrun."""
+    import torch
+
+    from genkit import checkpoint as ckpt
+    from genkit import distributed
+    from genkit.launch import launch
+    from genkit.training import resolve_device
+
+    distributed.shard_order(torch.arange(0), config["training"]["batch_size"], nproc, 0)  # divisible by nproc?
+    device = resolve_device(config["training"]["device"])
+    if device.type == "cuda":
+        if nproc > torch.cuda.device_count():
+            raise click.UsageError(f"--nproc {nproc} needs {nproc} GPUs; torch sees {torch.cuda.device_count()}")
+    args: list[str] = []
+    if resume_dir:
+        run_dir = ckpt.prepare_resume_dir(resume_dir)
+        args += ["--resume", str(run_dir)]
+    else:
+        run_dir = ckpt.prepare_run_dir(out) if out else ckpt.new_run_dir("runs", config["recipe"])
+        args += [recipe, "-o", str(run_dir)]
+        if config_file:
+            args += ["--config", str(Path(config_file).resolve())]
+    for text in overrides:
+        args += ["--set", text]
+    for name, value in shortcuts.items():
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", str(value)]
+    if quiet:
+        args.append("--quiet")
+    return launch(args, nproc, max_restarts, f"genkit train --resume {run_dir} --nproc {nproc}")
+
+
+def _on_rank(dist, exc):
+    """A worker's error, naming its rank when it is not rank 0 (every worker reports what it hit)."""
+    from genkit.errors import GenkitError
+
+    return GenkitError(f"[rank {dist.rank}] {exc}") if dist.active and not dist.is_main else exc
+
+
+def _batch_note(dist, batch: int) -> str:
+    if not dist.active:
+        return ""
+    return f" ({dist.world_size} processes x {batch // dist.world_size} images = global batch {batch})"
 
 
 def _toml(value) -> str:

@@ -45,7 +45,10 @@ def open_split(source: Source, data: str | None = None, split: str = "test", lim
     return chosen
 
 
-def walk(split: Split, batch_size: int = BATCH_SIZE, workers: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+Batch = tuple[np.ndarray, "np.ndarray | None"]
+
+
+def walk(split: Split, batch_size: int = BATCH_SIZE, workers: int = 0) -> Iterator[Batch]:
     """``(images, labels)`` as numpy arrays, in order; labels are None for unlabelled data."""
     import torch
 

@@ -138,7 +138,7 @@ def _per_class(per_image: dict[str, np.ndarray], mse: np.ndarray, labels: np.nda
     for index, name in enumerate(names):
         chosen = labels == index
         if chosen.any():
-            out[name] = {"images": int(chosen.sum()), "mse": mean_std(mse[chosen]),
+            out[name] = {"images": int(chosen.sum()), "reconstruction_mse": mean_std(mse[chosen]),
                          **{term: mean_std(values[chosen]) for term, values in per_image.items()}}
     return out
 

@@ -118,7 +118,8 @@ def from_props(props: dict[str, str], expected_graph: str, source: str) -> Graph
 
 def _check_fields(v: dict[str, Any], source: str) -> None:
     def bad(name: str, want: str) -> ExportError:
-        return ExportError(f"{source}: metadata {PREFIX}{name} must be {want}; got {v[name]!r:.80}")
+        got = "" if isinstance(v[name], dict) else f"; got {json.dumps(v[name])[:80]}"
+        return ExportError(f"{source}: metadata {PREFIX}{name} must be {want}{got}")
 
     for name in ("genkit_version", "recipe"):
         if not isinstance(v[name], str):

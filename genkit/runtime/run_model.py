@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from genkit.errors import GenkitError
 from genkit.runtime.inputs import check_count, check_images, check_latents
 from genkit.runtime.prior import draw_prior
 from genkit.runtime.sessions import PROVIDERS, ProviderError
@@ -26,7 +27,11 @@ class RunModel:
     """
 
     def __init__(self, path: str | os.PathLike, provider: str = "auto", threads: int = 0, batch_size: int = 512):
-        import torch
+        try:
+            import torch
+        except ImportError as exc:
+            raise GenkitError(f"{path} is a run folder, and running one needs torch, which cannot be imported "
+                              f"here ({exc}); export it with `genkit export --onnx` and use the export folder") from None
 
         from genkit.checkpoint import load_model, read_config
 

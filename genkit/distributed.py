@@ -1,0 +1,290 @@
+"""One training run spread over several processes with torch.distributed, as torchrun starts them.
+
+The contract is that ``world_size`` processes with ``B / world_size`` images each train exactly like
+one process with batch ``B``: the same data order, the same random noise, the same averaged gradient.
+
+- Data: every rank draws the same global permutation from the shared seed and takes its rows of
+  each global batch (``shard_order``); the last, partial batch is split as evenly as it can be, and a
+  rank left without rows trains on one row with weight 0 so that every rank joins every all-reduce.
+- Noise: a rank's random draws shaped like its slice of the batch are taken as its rows of one draw
+  for the whole batch (``GlobalBatchNoise``), so the sampler's noise does not depend on the number of
+  processes, without the samplers knowing about it.
+- Gradients: DistributedDataParallel averages them over ranks; a rank whose share of a partial
+  batch differs scales its loss (``Shard.weight``) so the average is the mean over the whole batch.
+
+The process group uses NCCL on CUDA (device from LOCAL_RANK) and gloo on CPU. Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from genkit.errors import ConfigError, RunFolderError
+
+
+def under_torchrun() -> bool:
+    """True in a worker that torchrun (or another launcher setting its variables) started."""
+    return all(name in os.environ for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"))
+
+
+def restart_count() -> int:
+    """How many times torchrun's elastic agent has restarted this worker group (0 at first launch)."""
+    try:
+        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    except ValueError:
+        return 0
+
+
+def launch_id() -> str | None:
+    """The rendezvous id shared by every worker and every restart of one launch, when it is unique."""
+    value = os.environ.get("TORCHELASTIC_RUN_ID", "")
+    return value if value and value != "none" else None  # "none" is torchrun's default, shared by all
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """One rank's share of one global batch: rows ``offset:offset + size`` of ``global_size``.
+
+    ``counted`` is how many of those rows count in the loss averages (0 for a padding row) and
+    ``weight`` scales the rank's mean loss so that DDP's average over ranks is the batch mean.
+    """
+
+    offset: int
+    size: int
+    global_size: int
+    counted: int
+    weight: float = 1.0
+
+    @property
+    def whole(self) -> bool:
+        return self.offset == 0 and self.size == self.global_size
+
+
+def split_sizes(count: int, world_size: int) -> list[int]:
+    """Rows of a batch of ``count`` for each rank: as even as possible, the larger shares first."""
+    base, extra = divmod(count, world_size)
+    return [base + (rank < extra) for rank in range(world_size)]
+
+
+def shard_order(order: torch.Tensor, batch_size: int, world_size: int, rank: int
+                ) -> tuple[torch.Tensor, list[Shard]]:
+    """This rank's indices, in the order it trains on them, and its ``Shard`` of each global batch.
+
+    Batching the returned indices ``batch_size // world_size`` at a time gives exactly one local batch
+    per global batch (only the last global batch may be partial, and its shares are never larger).
+    """
+    if batch_size % world_size:
+        raise ConfigError(f"training.batch_size {batch_size} (the global batch) is not divisible by the "
+                          f"{world_size} processes; choose a multiple of {world_size}")
+    local, total = batch_size // world_size, len(order)
+    full = total // batch_size
+    head = order[:full * batch_size].view(full, world_size, local)[:, rank].reshape(-1)
+    shards = [Shard(rank * local, local, batch_size, local)] * full
+    rest = order[full * batch_size:]
+    if len(rest):
+        sizes = split_sizes(len(rest), world_size)
+        offset = sum(sizes[:rank])
+        if sizes[rank]:
+            mine = rest[offset:offset + sizes[rank]]
+            weight = world_size * sizes[rank] / len(rest)
+            shards.append(Shard(offset, sizes[rank], len(rest), sizes[rank], weight))
+        else:  # nothing left for this rank: one row of the batch, weighted 0, keeps the collectives paired
+            mine = rest[:1]
+            shards.append(Shard(0, 1, len(rest), 0, 0.0))
+        head = torch.cat([head, mine])
+    return head, shards
+
+
+def _requested_size(args: tuple, kwargs: dict) -> tuple[int, ...] | None:
+    if "size" in kwargs:
+        size = kwargs["size"]
+    elif len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)):
+        size = args[0]
+    else:
+        size = args
+    try:
+        return tuple(int(v) for v in size)
+    except (TypeError, ValueError):
+        return None
+
+
+class GlobalBatchNoise(TorchFunctionMode):
+    """Turns random draws for this rank's rows into its slice of one draw for the whole global batch.
+
+    Intercepted: ``torch.randn``/``rand`` (and their ``_like`` forms) whose first dimension is the
+    local batch, and dropout masks. Every rank then consumes its generators exactly as a single
+    process with the whole batch would, which is what keeps the noise independent of world size.
+    """
+
+    FACTORIES = {torch.randn: torch.randn, torch.rand: torch.rand,
+                 torch.randn_like: torch.randn, torch.rand_like: torch.rand}
+
+    def __init__(self, shard: Shard) -> None:
+        super().__init__()
+        self.shard = shard
+
+    def _rows(self, full: torch.Tensor) -> torch.Tensor:
+        return full[self.shard.offset:self.shard.offset + self.shard.size]
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        shard = self.shard
+        if func in (torch.randn, torch.rand) and "out" not in kwargs:
+            size = _requested_size(args, kwargs)
+            if size and size[0] == shard.size:
+                kwargs.pop("size", None)
+                return self._rows(func((shard.global_size, *size[1:]), **kwargs))
+        elif func in (torch.randn_like, torch.rand_like) and args and args[0].dim() and args[0].shape[0] == shard.size:
+            like = args[0]
+            kwargs.pop("memory_format", None)
+            kwargs.setdefault("dtype", like.dtype)
+            kwargs.setdefault("device", like.device)
+            return self._rows(self.FACTORIES[func]((shard.global_size, *like.shape[1:]), **kwargs))
+        elif func is torch.nn.functional.dropout and args and args[0].dim() and args[0].shape[0] == shard.size:
+            x = args[0]
+            p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
+            training = kwargs.get("training", args[2] if len(args) > 2 else True)
+            if training and p > 0:
+                ones = torch.ones((shard.global_size, *x.shape[1:]), dtype=x.dtype, device=x.device)
+                return x * self._rows(func(ones, p, True, False))
+        return func(*args, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Distributed:
+    """Where this process stands in the run; the default is a single process with no process group."""
+
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+    backend: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.backend is not None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def device(self, device: torch.device) -> torch.device:
+        """``device`` made specific to this rank: each process on one node drives its own GPU."""
+        if self.active and device.type == "cuda":
+            return torch.device("cuda", self.local_rank)
+        return device
+
+    def shard(self, order: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, list[Shard]]:
+        return shard_order(order, batch_size, self.world_size, self.rank)
+
+    def noise(self, shard: Shard) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext() if shard.whole else GlobalBatchNoise(shard)
+
+    def wrap(self, module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        if not self.active:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids)
+
+    def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The sum of ``tensor`` over ranks (a new tensor; the argument is left as it was)."""
+        total = tensor.clone()
+        if self.active:
+            import torch.distributed as dist
+
+            dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total
+
+    def gather_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """Every rank's ``rows`` concatenated in rank order (their numbers of rows may differ)."""
+        if not self.active or self.world_size == 1:
+            return rows
+        import torch.distributed as dist
+
+        counts = [torch.zeros(1, dtype=torch.int64, device=rows.device) for _ in range(self.world_size)]
+        dist.all_gather(counts, torch.tensor([len(rows)], dtype=torch.int64, device=rows.device))
+        most = int(max(c.item() for c in counts))
+        padded = torch.zeros((most, *rows.shape[1:]), dtype=rows.dtype, device=rows.device)
+        padded[:len(rows)] = rows
+        parts = [torch.empty_like(padded) for _ in range(self.world_size)]
+        dist.all_gather(parts, padded)
+        return torch.cat([part[:int(c.item())] for part, c in zip(parts, counts)])
+
+    def decide_on_main(self, decide: Callable[[], str], device: torch.device) -> str:
+        """Run ``decide`` on rank 0 and hand its answer (or its error) to every rank.
+
+        Rank 0 alone chooses and creates the run folder; a failure there must reach the others,
+        which would otherwise wait forever for an answer.
+        """
+        if not self.active:
+            return decide()
+        import torch.distributed as dist
+
+        answer = ""
+        if self.is_main:
+            try:
+                answer = "ok:" + decide()
+            except RunFolderError as exc:
+                answer = "error:" + str(exc)
+        data = answer.encode("utf-8")
+        size = torch.tensor([len(data)], dtype=torch.int64, device=device)
+        dist.broadcast(size, 0)
+        buffer = torch.zeros(int(size.item()), dtype=torch.uint8, device=device)
+        if self.is_main:
+            buffer.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+        dist.broadcast(buffer, 0)
+        status, _, text = bytes(buffer.cpu().tolist()).decode("utf-8").partition(":")
+        if status != "ok":
+            raise RunFolderError(text)
+        return text
+
+    def barrier(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+
+SINGLE = Distributed()
+
+
+def start(device: torch.device) -> Distributed:
+    """Join torchrun's process group when launched by it (NCCL on CUDA, gloo on CPU); else ``SINGLE``."""
+    if not under_torchrun():
+        return SINGLE
+    import torch.distributed as dist
+
+    rank, world, local = (int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        if local >= torch.cuda.device_count():
+            raise ConfigError(f"LOCAL_RANK {local} has no GPU: this node has {torch.cuda.device_count()}; "
+                              f"start at most that many processes per node")
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    return Distributed(world, rank, local, backend)
+
+
+def stop(context: Distributed) -> None:
+    if context.active:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def process_group(device: torch.device) -> Iterator[Distributed]:
+    context = start(device)
+    try:
+        yield context
+    finally:
+        stop(context)

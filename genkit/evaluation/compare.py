@@ -1,0 +1,60 @@
+"""Comparing the evaluations of two models: which is better on each headline metric, in words.
+
+This is the ablation view: the VAE and the AE trained on the same data differ in two registry entries,
+and the comparison says what those two entries bought (better prior samples) and cost (reconstruction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (label, path into the evaluation, lower is better, digits)
+HEADLINE: tuple[tuple[str, tuple[str, ...], bool, int], ...] = (
+    ("Fréchet distance", ("generation", "frechet_distance"), True, 4),
+    ("reconstruction MSE", ("reconstruction", "mse", "mean"), True, 3),
+    ("PSNR", ("reconstruction", "psnr", "mean"), False, 4),
+    ("classifier confidence on samples", ("generation", "confidence"), False, 3),
+    ("class coverage of samples", ("generation", "class_coverage"), False, 3),
+    ("class entropy of samples", ("generation", "class_entropy_normalised"), False, 3),
+)
+
+
+def lookup(result: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = result
+    for key in path:
+        if not isinstance(value, dict) or value.get(key) is None:
+            return None
+        value = value[key]
+    return value
+
+
+def names(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, str]:
+    """Short names of the two models: the recipes, or the folders when both share one recipe."""
+    ra, rb = a["source"]["recipe"], b["source"]["recipe"]
+    if ra != rb:
+        return ra, rb
+    from pathlib import Path
+
+    return f"{ra} ({Path(a['source']['path']).name})", f"{rb} ({Path(b['source']['path']).name})"
+
+
+def summary_lines(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """One sentence per headline metric both evaluations have, naming the better model."""
+    name_a, name_b = names(a, b)
+    lines = []
+    for label, path, lower, digits in HEADLINE:
+        va, vb = lookup(a, path), lookup(b, path)
+        if va is None or vb is None:
+            continue
+        if va == vb:
+            lines.append(f"{name_a} and {name_b} tie on {label} ({va:.{digits}g}).")
+            continue
+        a_wins = (va < vb) if lower else (va > vb)
+        winner, loser = (name_a, name_b) if a_wins else (name_b, name_a)
+        best, other = (va, vb) if a_wins else (vb, va)
+        direction = "lower" if lower else "higher"
+        lines.append(f"{winner} has the better {label}: {best:.{digits}g} vs {other:.{digits}g} "
+                     f"({direction} is better) for {loser}.")
+    if a["data"]["name"] != b["data"]["name"]:
+        lines.append(f"Note: evaluated on different data ({a['data']['name']} vs {b['data']['name']}).")
+    return lines

@@ -1,0 +1,144 @@
+"""The report: one self-contained HTML page with the evaluation and every applicable figure.
+
+With one source the page is a single column; with two it is the ablation view, both models side by
+side with a generated summary of which is better on each headline metric. Figures are embedded as
+base64 PNG data URIs, so the page is one file to mail or archive. A figure that does not apply to a
+model (training curves of an export, class arithmetic on unlabelled data) is replaced by the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from genkit import atomic
+from genkit.errors import GenkitError
+
+REPORT_FILE = "report.html"
+
+# The figures of a report, in reading order, with the options the report gives each.
+FIGURES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("samples", {"count": 64}),
+    ("reconstructions", {"count": 10}),
+    ("latent-scatter", {"prior": True}),
+    ("latent-cdf", {}),
+    ("latent-histograms", {}),
+    ("latent-grid", {}),
+    ("morph", {"from_index": 0, "to_index": 1}),
+    ("attribute", {"positive": "1", "negative": "0"}),
+    ("loss-curves", {}),
+)
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1600px; color: #222; padding: 0 1em; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+.summary li { margin: 0.2em 0; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.7em; text-align: right; vertical-align: top; }
+th:first-child, td:first-child { text-align: left; }
+.row { display: grid; gap: 1.5em; grid-template-columns: repeat(var(--columns), minmax(0, 1fr)); }
+figure { margin: 0; } img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption, .note { color: #555; font-size: 0.9em; } .note { font-style: italic; }
+"""
+
+
+def render_figures(source, data: str | None, seed: int, log: Callable[[str], None]) -> dict[str, dict[str, str]]:
+    """Each figure kind of ``FIGURES`` as ``{"png": base64}`` or ``{"note": why it is missing}``."""
+    from genkit.plots import render
+    from genkit.plots.context import PlotContext
+
+    out: dict[str, dict[str, str]] = {}
+    context = PlotContext(source, data, "test", seed, {})
+    for kind, options in FIGURES:
+        context.options = dict(options)
+        log(f"drawing {kind} of {source.path}")
+        try:
+            out[kind] = {"png": base64.b64encode(render(kind, context)).decode("ascii")}
+        except GenkitError as exc:
+            out[kind] = {"note": f"not drawn: {exc}"}
+    return out
+
+
+def metric_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """The evaluation as (metric, value) rows for the HTML table."""
+    def pm(stats: dict[str, float]) -> str:
+        return f"{stats['mean']:.4g} ± {stats['std']:.3g}"
+
+    def num(value: Any, digits: int = 4) -> str:
+        return "n/a" if value is None else (str(value) if isinstance(value, int) else f"{value:.{digits}g}")
+
+    s, d, lat, g, c = (result[k] for k in ("source", "data", "latent", "generation", "classifier"))
+    rows = [("model", f"{s['recipe']} ({s['kind']})"), ("sampler", s["sampler"]), ("z_dim", str(s["z_dim"])),
+            ("data", f"{d['name']} {d['split']}, {d['images']} images")]
+    rows += [(f"loss term: {term}", pm(stats)) for term, stats in result["loss"].items()]
+    rows += [("reconstruction MSE", pm(result["reconstruction"]["mse"])),
+             ("PSNR (dB)", pm(result["reconstruction"]["psnr"])),
+             ("KL per dimension (mean)", num(lat["kl_per_dim_mean"])),
+             ("active dimensions", "n/a" if lat["active_dims"] is None else f"{lat['active_dims']} of {lat['z_dim']}"),
+             ("Fréchet distance", num(g["frechet_distance"])),
+             ("sample confidence", num(g.get("confidence"), 3)),
+             ("class coverage", num(g.get("class_coverage"), 3)),
+             ("class entropy (of max)", num(g.get("class_entropy_normalised"), 3)),
+             ("classifier test accuracy", num(c["accuracy"], 3))]
+    return rows
+
+
+def _img(figure: dict[str, str], caption: str) -> str:
+    if "png" in figure:
+        return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{figure["png"]}">'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return f'<figure><p class="note">{html.escape(caption)}: {html.escape(figure["note"])}</p></figure>'
+
+
+def page(results: list[dict[str, Any]], figures: list[dict[str, dict[str, str]]], labels: list[str]) -> str:
+    from genkit.evaluation.compare import summary_lines
+    from genkit.plots import KINDS
+
+    esc = html.escape
+    title = " vs ".join(labels)
+    parts = [f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>genkit report: {esc(title)}"
+             f"</title><style>{STYLE}</style></head><body>", f"<h1>genkit report: {esc(title)}</h1>"]
+    parts.append("<p>" + "<br>".join(f"{esc(label)}: <code>{esc(r['source']['path'])}</code>"
+                                     for label, r in zip(labels, results)) + "</p>")
+    if len(results) == 2:
+        parts.append("<h2>Summary</h2><ul class=\"summary\">"
+                     + "".join(f"<li>{esc(line)}</li>" for line in summary_lines(*results)) + "</ul>")
+    parts.append("<h2>Evaluation</h2><table><tr><th>metric</th>"
+                 + "".join(f"<th>{esc(label)}</th>" for label in labels) + "</tr>")
+    tables = [dict(metric_rows(r)) for r in results]
+    for metric in dict.fromkeys(k for t in tables for k in t):
+        parts.append(f"<tr><td>{esc(metric)}</td>" + "".join(f"<td>{esc(t.get(metric, ''))}</td>" for t in tables)
+                     + "</tr>")
+    parts.append("</table>")
+    parts.append("<h2>Figures</h2>")
+    for kind, _ in FIGURES:
+        parts.append(f"<h3>{esc(kind)}</h3><p>{esc(KINDS[kind].help)}</p>"
+                     f"<div class=\"row\" style=\"--columns: {len(results)}\">"
+                     + "".join(_img(f[kind], label) for f, label in zip(figures, labels)) + "</div>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def build_report(paths: list[str], out_dir: str | None = None, *, data: str | None = None, limit: int = 0,
+                 seed: int = 0, classifier=None, log: Callable[[str], None] | None = None) -> Path:
+    """Evaluate and draw one or two sources and write ``out_dir/report.html`` (default: FIRST/report/)."""
+    from genkit.evaluation.compare import names
+    from genkit.evaluation.metrics import evaluate
+    from genkit.evaluation.source import open_source
+
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    sources = [open_source(path) for path in paths]
+    results, figures = [], []
+    for source in sources:
+        log(f"evaluating {source.path}")
+        results.append(evaluate(source, data=data, limit=limit, seed=seed, classifier=classifier, log=log))
+        figures.append(render_figures(source, data, seed, log))
+    labels = list(names(*results)) if len(results) == 2 else [results[0]["source"]["recipe"]]
+    target = Path(out_dir) if out_dir else Path(paths[0]) / "report"
+    path = target / REPORT_FILE
+    atomic.write_text(path, page(results, figures, labels))
+    return path
