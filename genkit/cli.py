@@ -87,9 +87,14 @@ class GenkitGroup(click.Group):
             try:
                 return getattr(importlib.import_module(module), attr)
             except ModuleNotFoundError as exc:
-                if exc.name != module:
+                if exc.name == module:
+                    return None
+                if debug_enabled():
                     raise
-                return None
+                # a missing dependency (torch in a runtime-only environment, say) is one line, not a trace
+                raise click.ClickException(
+                    f"`genkit {name}` needs the Python package {exc.name!r}, which is not installed"
+                ) from None
         self._load_plugin_commands()
         return self.commands.get(name)
 

@@ -80,7 +80,8 @@ class Sampler(Component):
     draw) and must be differentiable with respect to ``params``. ``mean(*params)`` returns the
     deterministic code used to encode and reconstruct at inference. ``sample_prior(n, generator)``
     draws n latent points from the prior. Sampling never goes into an exported graph: the ONNX
-    runtime re-implements it on the host from ``prior()`` and ``kind_name``.
+    runtime re-implements it on the host from ``prior()`` (a diagonal Gaussian) and the encoder
+    output that ``mean`` returns, both recorded in the export's metadata.
 
     A sampler whose prior is learnt from data (``fits_prior = True``) gets ``fit_prior(codes)`` with
     the training set's codes after each epoch; its prior parameters are buffers, so they are saved

@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -156,6 +158,17 @@ class GlobalBatchNoise(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+class LossOf(torch.nn.Module):
+    """A model's loss as ``forward``: DistributedDataParallel synchronises what goes through forward."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        return self.model.compute_loss(x, generator=generator)
+
+
 @dataclasses.dataclass(frozen=True)
 class Distributed:
     """Where this process stands in the run; the default is a single process with no process group."""
@@ -185,13 +198,14 @@ class Distributed:
     def noise(self, shard: Shard) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext() if shard.whole else GlobalBatchNoise(shard)
 
-    def wrap(self, module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    def wrap_loss(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module | None:
+        """``model.compute_loss`` as a DistributedDataParallel module (None for a single process)."""
         if not self.active:
-            return module
+            return None
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [device.index] if device.type == "cuda" else None
-        return DistributedDataParallel(module, device_ids=ids)
+        return DistributedDataParallel(LossOf(model), device_ids=ids)
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """The sum of ``tensor`` over ranks (a new tensor; the argument is left as it was)."""
@@ -273,6 +287,17 @@ def start(device: torch.device) -> Distributed:
     return Distributed(world, rank, local, backend)
 
 
+def lost_peer(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective failing because another worker went away (not a bug here)."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(
+        mark in text for mark in ("gloo", "NCCL", "Connection reset by peer", "Connection closed by peer"))
+
+
 def stop(context: Distributed) -> None:
     if context.active:
         import torch.distributed as dist
@@ -281,10 +306,14 @@ def stop(context: Distributed) -> None:
             dist.destroy_process_group()
 
 
-@contextlib.contextmanager
-def process_group(device: torch.device) -> Iterator[Distributed]:
-    context = start(device)
-    try:
-        yield context
-    finally:
-        stop(context)
+def exit_process(code: int) -> NoReturn:
+    """End a torchrun worker now, once its output is flushed.
+
+    With torch 2.13 on CPU, gloo sometimes aborts (``terminate called without an active exception``)
+    while the interpreter tears down after the process group is gone, turning a finished run into a
+    failed worker. Everything is written by this point, so the teardown is skipped.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

@@ -8,9 +8,9 @@ runs ``python -m genkit train ARGS`` and finds its rank in the variables torchru
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
+from pathlib import Path
 
 from genkit.errors import TrainingError
 
@@ -32,18 +32,17 @@ def _describe(exitcode: int) -> str:
     return f"exit code {exitcode}"
 
 
-def launch(train_args: list[str], nproc: int, max_restarts: int, resume_hint: str) -> int:
+def launch(train_args: list[str], nproc: int, max_restarts: int, run_dir: Path) -> int:
     """Run the workers to the end; return the exit code (0, or 128 + signal when they were stopped).
 
-    A worker failure raises ``TrainingError`` naming the ranks; ``resume_hint`` is the command that
-    continues the run from its last checkpoint.
+    A worker failure raises ``TrainingError`` naming the ranks and saying how to continue ``run_dir``.
     """
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
-    # The agent reports each failure as an error with a traceback hint; the summary below says it once.
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    from genkit import checkpoint as ckpt
+
     # torchrun would give each worker one thread; sharing the cores out is a better default.
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // nproc)))
     try:
@@ -56,6 +55,8 @@ def launch(train_args: list[str], nproc: int, max_restarts: int, resume_hint: st
             return max(codes)
         ranks = "; ".join(f"rank {rank}: {_describe(f.exitcode)}" for rank, f in sorted(exc.failures.items()))
         restarts = f" after {max_restarts} restart(s)" if max_restarts else ""
+        then = (f"continue from the last checkpoint with: genkit train --resume {run_dir} --nproc {nproc}"
+                if ckpt.has_checkpoint(run_dir) else f"no checkpoint was written to {run_dir}")
         raise TrainingError(f"distributed training failed{restarts} ({ranks}); see the workers' messages "
-                            f"above. Continue from the last checkpoint with: {resume_hint}") from None
+                            f"above; {then}") from None
     return 0

@@ -13,8 +13,19 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+
+from genkit.errors import TrainingError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class TrainingInterrupted(TrainingError):
+    """Training stopped on a signal after writing a checkpoint; the exit code is 128 + the signal."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 class StopRequest:
@@ -42,6 +53,15 @@ class StopRequest:
                       file=sys.stderr, flush=True)
         elif self.repeat_aborts and signum == signal.SIGINT:
             raise KeyboardInterrupt
+
+    def error(self, run_dir: Path, epoch: int, step: int, world_size: int = 1) -> TrainingInterrupted:
+        """The error that ends a stopped run: where it stopped and the command that continues it."""
+        where = f"epoch {epoch + 1}, step {step}" if step else f"the end of epoch {epoch}"
+        nproc = f" --nproc {world_size}" if world_size > 1 else ""
+        signum = self.signum or signal.SIGINT  # in a torchrun launch, another rank may have received it
+        return TrainingInterrupted(
+            f"training stopped ({signal.Signals(signum).name}) at {where}; the checkpoint in {run_dir} is "
+            f"saved. Resume with: genkit train --resume {run_dir}{nproc}", signum)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopRequest]:

@@ -323,3 +323,14 @@ class ComponentConformance:
     def test_contract(self):
         cls = self._component()
         COMPONENT_CHECKS[cls.kind](cls, spec=self.spec, settings=self.settings)
+
+
+def check_onnx_parity(model: GenerativeModel, images: Any = None, atol: float = 1e-5, **options: Any) -> dict[str, Any]:
+    """The model's encoder and decoder export to ONNX and compute what torch computes, within ``atol``.
+
+    Raises ``AssertionError`` naming the component and the largest difference (or why neither of torch's
+    exporters could export it). The check itself, and its options, live in ``genkit.onnx.parity``.
+    """
+    from genkit.onnx.parity import check_onnx_parity as check
+
+    return check(model, images, atol, **options)

@@ -24,19 +24,13 @@ from genkit import distributed
 from genkit.errors import ConfigError, TrainingError
 from genkit.progress import Progress
 from genkit.random_state import keep_global_rng, restore_rng, rng_state
-from genkit.stop_signals import StopRequest
+from genkit.stop_signals import StopRequest, TrainingInterrupted
+
+__all__ = ["Trainer", "TrainResult", "TrainingInterrupted", "autocast", "resolve_device", "summary_json", "train"]
 
 SAMPLE_SEED_OFFSET = 7919  # the prior points of the per-epoch sample grid: fixed, so grids are comparable
 EVAL_SEED_OFFSET = 104729  # the noise of the test-set evaluation: fixed, so test losses are comparable
 NOISE_SEED_OFFSET = 15485863  # the sampler's training noise: its own stream, untouched by anything else
-
-
-class TrainingInterrupted(TrainingError):
-    """Training stopped on a signal after writing a checkpoint; the exit code is 128 + the signal."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.exit_code = 128 + signum
 
 
 def resolve_device(name: str) -> torch.device:
@@ -111,7 +105,7 @@ class Trainer:
         self.data_gen = torch.Generator().manual_seed(self.t["seed"])
         self.noise_gen = torch.Generator(device=self.device).manual_seed(self.t["seed"] + NOISE_SEED_OFFSET)
         # What a training step calls: the loss, through DistributedDataParallel in a torchrun launch
-        self.loss_of = self.dist.wrap(LossOf(self.model), self.device) if self.dist.active else None
+        self.loss_of = self.dist.wrap_loss(self.model, self.device)
         self.state = ckpt.TrainerState()
         self.metrics: list[dict[str, Any]] = []
         self.terms = tuple(self.model.loss.terms)
@@ -167,15 +161,7 @@ class Trainer:
         return bool(self.dist.all_reduce_sum(flag).item() > 0)
 
     def interrupted(self) -> None:
-        import signal
-
-        where = f"epoch {self.state.epoch + 1}, step {self.state.step}" if self.state.step else \
-            f"the end of epoch {self.state.epoch}"
-        nproc = f" --nproc {self.dist.world_size}" if self.dist.world_size > 1 else ""
-        signum = self.stop.signum or signal.SIGINT  # another rank may have received it
-        raise TrainingInterrupted(
-            f"training stopped ({signal.Signals(signum).name}) at {where}; the checkpoint in {self.run_dir} "
-            f"is saved. Resume with: genkit train --resume {self.run_dir}{nproc}", signum)
+        raise self.stop.error(self.run_dir, self.state.epoch, self.state.step, self.dist.world_size)
 
     def save(self) -> None:
         if not self.is_main:
@@ -367,17 +353,6 @@ class Trainer:
     def epoch_line(self, record: dict[str, Any]) -> str:
         return (f"epoch {record['epoch']}/{self.t['epochs']}: train {format_terms(record['train'])} | "
                 f"test {format_terms(record['test'])} | {record['images_per_second']} img/s, {record['seconds']:.1f} s")
-
-
-class LossOf(torch.nn.Module):
-    """The model's loss as ``forward``: DistributedDataParallel synchronises what goes through forward."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        return self.model.compute_loss(x, generator=generator)
 
 
 def train(config: dict[str, Any], run_dir: str | Path, **kwargs: Any) -> TrainResult:

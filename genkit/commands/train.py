@@ -53,7 +53,7 @@ def train_command(ctx, recipe, config_file, overrides, resume_dir, out, quiet, n
     """
     from genkit import distributed
     from genkit.errors import GenkitError
-    from genkit.training import TrainingInterrupted, resolve_device, train
+    from genkit.training import resolve_device
 
     sets = list(overrides) + [f"{SHORTCUTS[k]}={_toml(v)}" for k, v in shortcuts.items() if v is not None]
     config = resolve_config(recipe, config_file, sets, resume_dir)
@@ -65,26 +65,48 @@ def train_command(ctx, recipe, config_file, overrides, resume_dir, out, quiet, n
     if max_restarts:
         raise click.UsageError("--max-restarts only applies with --nproc (or to torchrun itself)")
 
-    device = resolve_device(config["training"]["device"])
-    with distributed.process_group(device) as dist:
-        try:
-            run_dir, resume, config = choose_run_dir(dist, dist.device(device), config, out, resume_dir)
-        except GenkitError as exc:
-            raise _on_rank(dist, exc) from None
+    dist = distributed.start(resolve_device(config["training"]["device"]))
+    if not dist.active:
+        ctx.exit(train_here(dist, config, out, resume_dir, quiet))
+    try:  # a torchrun worker
+        code = train_here(dist, config, out, resume_dir, quiet)
+    except GenkitError as exc:
+        from genkit.cli import debug_enabled
+
+        if debug_enabled():
+            raise
+        click.echo(f"Error: {exc}" if dist.is_main else f"Error: [rank {dist.rank}] {exc}", err=True)
+        code = 1
+    except RuntimeError as exc:
+        if not distributed.lost_peer(exc):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        click.echo(f"Error: [rank {dist.rank}] stopped: another worker went away ({first[:200]}); "
+                   f"torchrun restarts the workers if --max-restarts allows", err=True)
+        code = 1
+    distributed.stop(dist)
+    distributed.exit_process(code)
+
+
+def train_here(dist, config, out, resume_dir, quiet) -> int:
+    """Train in this process (alone, or as one torchrun worker); the exit code."""
+    from genkit.training import TrainingInterrupted, resolve_device, train
+
+    device = dist.device(resolve_device(config["training"]["device"]))
+    run_dir, resume, config = choose_run_dir(dist, device, config, out, resume_dir)
+    if dist.is_main:
+        click.echo(f"training {config['recipe']} on {config['data']['name']} into {run_dir}"
+                   + _batch_note(dist, config["training"]["batch_size"]), err=True)
+    try:
+        result = train(config, run_dir, resume=resume, progress=not quiet, dist=dist)
+    except TrainingInterrupted as exc:
         if dist.is_main:
-            click.echo(f"training {config['recipe']} on {config['data']['name']} into {run_dir}"
-                       + _batch_note(dist, config["training"]["batch_size"]), err=True)
-        try:
-            result = train(config, run_dir, resume=resume, progress=not quiet, dist=dist)
-        except TrainingInterrupted as exc:
-            if dist.is_main:
-                click.echo(str(exc), err=True)
-            ctx.exit(exc.exit_code)
-        except GenkitError as exc:
-            raise _on_rank(dist, exc) from None
+            click.echo(str(exc), err=True)
+        return exc.exit_code
     if dist.is_main:
         last = result.metrics[-1]["test"] if result.metrics else {}
         click.echo(f"run saved to {run_dir}" + (f" (test loss {last['loss']:.4f})" if "loss" in last else ""))
+    return 0
 
 
 def resolve_config(recipe, config_file, sets, resume_dir) -> dict:
@@ -152,14 +174,16 @@ def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resum
 
     from genkit import checkpoint as ckpt
     from genkit import distributed
+    from genkit.data import load_dataset
     from genkit.launch import launch
     from genkit.training import resolve_device
 
     distributed.shard_order(torch.arange(0), config["training"]["batch_size"], nproc, 0)  # divisible by nproc?
     device = resolve_device(config["training"]["device"])
-    if device.type == "cuda":
-        if nproc > torch.cuda.device_count():
-            raise click.UsageError(f"--nproc {nproc} needs {nproc} GPUs; torch sees {torch.cuda.device_count()}")
+    if device.type == "cuda" and nproc > torch.cuda.device_count():
+        raise click.UsageError(f"--nproc {nproc} needs {nproc} GPUs; torch sees {torch.cuda.device_count()}")
+    # Every worker would fail on missing or broken data, each with its own message: say it once, here.
+    load_dataset(config["data"]["name"], tuple(config["model"]["input_shape"])).split("train")
     args: list[str] = []
     if resume_dir:
         run_dir = ckpt.prepare_resume_dir(resume_dir)
@@ -176,14 +200,7 @@ def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resum
             args += [f"--{name.replace('_', '-')}", str(value)]
     if quiet:
         args.append("--quiet")
-    return launch(args, nproc, max_restarts, f"genkit train --resume {run_dir} --nproc {nproc}")
-
-
-def _on_rank(dist, exc):
-    """A worker's error, naming its rank when it is not rank 0 (every worker reports what it hit)."""
-    from genkit.errors import GenkitError
-
-    return GenkitError(f"[rank {dist.rank}] {exc}") if dist.active and not dist.is_main else exc
+    return launch(args, nproc, max_restarts, run_dir)
 
 
 def _batch_note(dist, batch: int) -> str:

@@ -58,10 +58,14 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
     judge, judge_note = _classifier(dataset, classifier, log)
     workers = int(source.config.get("data", {}).get("workers", 0))
 
+    from genkit.progress import Progress
+
     generator = source.noise_generator(seed)
+    progress = Progress(-(-len(chosen) // BATCH_SIZE), f"evaluating {source.path.name}")
     terms: dict[str, list[np.ndarray]] = {t: [] for t in source.loss_terms}
     mse, labels, mus, log_vars, features, probabilities = [], [], [], [], [], []
-    for x, y in walk(chosen, BATCH_SIZE, workers):
+    for step, (x, y) in enumerate(walk(chosen, BATCH_SIZE, workers), 1):
+        progress.update(step)
         params = source.encode(x)
         codes = source.codes(x, params)
         mse.append(per_image_mse(x, source.decode(codes)))
@@ -76,6 +80,7 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
             f, p = judge.features_and_probabilities(x)
             features.append(f)
             probabilities.append(p)
+    progress.close()
     per_image = {name: np.concatenate(parts) for name, parts in terms.items()}
     mse_all = np.concatenate(mse)
     label_all = np.concatenate(labels) if labels else None

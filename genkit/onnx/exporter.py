@@ -19,8 +19,10 @@ from collections.abc import Sequence
 import onnx
 import torch
 
-EXPORTERS = ("dynamo", "torchscript")
-DEFAULT_OPSET = 20  # supported by both exporters and by onnxruntime 1.17 and later
+from genkit.onnx.metadata import DEFAULT_OPSET, EXPORTERS
+
+__all__ = ["DEFAULT_OPSET", "EXPORTERS", "ExporterFailure", "export_module", "first_line"]
+
 BATCH_AXIS = "batch"
 
 

@@ -39,6 +39,7 @@ def export_verified(module: torch.nn.Module, example: torch.Tensor, input_name: 
     from genkit.runtime.sessions import GraphSession
 
     notes: list[str] = []
+    mismatches = 0
     for exporter in exporters:
         try:
             model = export_module(module, example, input_name, output_names, opset, exporter)
@@ -49,6 +50,7 @@ def export_verified(module: torch.nn.Module, example: torch.Tensor, input_name: 
                 raise VerificationFailure(str(exc)) from None
             diff = max_difference(functools.partial(_run, session, input_name), reference, batches)
             if not diff <= atol:
+                mismatches += 1
                 raise VerificationFailure(f"onnxruntime differs from torch by up to {diff:.3g} (> {atol:g})")
         except (ExporterFailure, VerificationFailure) as exc:
             notes.append(f"{exporter}: {exc}")
@@ -56,7 +58,11 @@ def export_verified(module: torch.nn.Module, example: torch.Tensor, input_name: 
                 log(f"{name}: the {exporter} exporter failed ({exc})")
             continue
         return VerifiedGraph(model, exporter, diff, notes)
-    raise ExportError(f"{name} cannot be exported to ONNX: {'; '.join(notes)}")
+    hint = ""
+    if mismatches == len(exporters):
+        # Every exporter agrees on a small difference: float32 rounding of large outputs, not an exporter bug.
+        hint = "; if the outputs are large, this may be float32 rounding: --atol sets the tolerance"
+    raise ExportError(f"{name} cannot be exported to ONNX: {'; '.join(notes)}{hint}")
 
 
 def _run(session: Any, input_name: str, batch: np.ndarray) -> dict[str, np.ndarray]:

@@ -45,6 +45,8 @@ from genkit.errors import ExportError
 
 FORMAT_VERSION = 1
 PREFIX = "genkit."
+EXPORTERS = ("dynamo", "torchscript")  # the values of exporter.name, in the order export tries them
+DEFAULT_OPSET = 20  # supported by both exporters and by onnxruntime 1.17 and later
 GRAPHS = ("encoder", "decoder")
 PRIOR_FAMILY = "diagonal-gaussian"
 VALUE_RANGE = (0.0, 1.0)

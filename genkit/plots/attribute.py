@@ -16,7 +16,7 @@ import numpy as np
 
 from genkit.evaluation import data as evaldata
 from genkit.plots.context import PlotContext, PlotOptionError
-from genkit.plots.figure import new_figure, show, suptitle
+from genkit.plots.figure import mosaic, new_figure, show, suptitle
 from genkit.plots.latent import DEFAULT_LIMIT
 
 FACTORS = (-4, -3, -2, -1, 0, 1, 2, 3, 4)
@@ -89,13 +89,16 @@ def attribute(context: PlotContext):
     unit = direction / max(distance, 1e-12)
     chosen = np.flatnonzero(negative)[:context.get("count", 5)]
     base = codes[chosen]
-    rows = [context.source.decode((base + f * unit).astype(np.float32)) for f in FACTORS]
-    figure = new_figure(1.0 * len(FACTORS) + 0.8, 1.05 * len(chosen) + 1.0)
-    axes = figure.subplots(len(chosen), len(FACTORS), squeeze=False)
-    for r in range(len(chosen)):
-        for c, f in enumerate(FACTORS):
-            show(axes[r, c], rows[c][r], f"{f:+d}" if r == 0 else None)
-        axes[r, 0].set_ylabel(f"image {int(chosen[r])}", fontsize=7)
+    decoded = np.stack([context.source.decode((base + f * unit).astype(np.float32)) for f in FACTORS], axis=1)
+    count = len(chosen)
+    figure = new_figure(1.0 * len(FACTORS) + 1.2, 1.0 * count + 1.2)
+    ax = figure.subplots()
+    tiled = mosaic(decoded.reshape(count * len(FACTORS), *decoded.shape[2:]), count, len(FACTORS))
+    show(ax, tiled)
+    step_x, step_y = (tiled.shape[2] + 1) / len(FACTORS), (tiled.shape[1] + 1) / count
+    ax.set_xticks([(c + 0.5) * step_x for c in range(len(FACTORS))], [f"{f:+d}" for f in FACTORS], fontsize=8)
+    ax.set_yticks([(r + 0.5) * step_y for r in range(count)], [f"image {int(i)}" for i in chosen], fontsize=7)
+    ax.set_xlabel("factor along the direction (0: the image's own code)", fontsize=8)
     suptitle(figure, f"{context.recipe_title()}: codes of {neg_name!r} images moved along the unit direction "
                     f"from mean({neg_name}) to mean({pos_name}) (distance {distance:.2f}), factors -4..4",
                     fontsize=10)

@@ -9,8 +9,9 @@
 
 ``open_source(path)`` opens an export folder or a run folder (torch) behind the same API.
 
-Importing this package, and using it on an export folder, imports numpy, onnxruntime and genkit's torch-free modules only:
-an export folder runs where torch and the plugins that trained it are not installed.
+Importing this package, and using it on an export folder, imports numpy, onnxruntime and genkit's
+torch-free modules only: an export folder runs where torch and the plugins that trained it are not
+installed.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class ExportedModel:
         if self.encoder.uses_binding(len(images)) and self.decoder.uses_binding(len(images)):
             # The code stays on the provider's device between the two graphs.
             code = self.encoder.run_bound({meta.ENCODER_INPUT: images})[self.code_name]
-            return self.decoder.run_bound({meta.DECODER_INPUT: code})[meta.DECODER_OUTPUT].numpy()
+            return self.decoder.run_bound({meta.DECODER_INPUT: code}, to_host=True)[meta.DECODER_OUTPUT]
         code = self.encoder.run({meta.ENCODER_INPUT: images})[self.code_name]
         return self.decoder.run({meta.DECODER_INPUT: code})[meta.DECODER_OUTPUT]
 

@@ -31,7 +31,8 @@ class RunModel:
             import torch
         except ImportError as exc:
             raise GenkitError(f"{path} is a run folder, and running one needs torch, which cannot be imported "
-                              f"here ({exc}); export it with `genkit export --onnx` and use the export folder") from None
+                              f"here ({exc}); export it with `genkit export --onnx` and use the export "
+                              f"folder") from None
 
         from genkit.checkpoint import load_model, read_config
 

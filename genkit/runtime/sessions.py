@@ -7,7 +7,9 @@ who asks for the GPU and silently gets the CPU misreads every timing and capacit
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +90,10 @@ class GraphSession:
         wanted = _provider_list(provider)
         data = str(model) if isinstance(model, (str, os.PathLike, Path)) else model
         try:
-            # enable_fallback=0: onnxruntime would otherwise print to stdout and retry on the CPU.
-            self.session = ort.InferenceSession(data, sess_options=session_options(threads, optimization),
-                                                providers=wanted, enable_fallback=0)
+            with _provider_logs_silenced(CUDA_PROVIDER in wanted):
+                # enable_fallback=0: onnxruntime would otherwise print to stdout and retry on the CPU.
+                self.session = ort.InferenceSession(data, sess_options=session_options(threads, optimization),
+                                                    providers=wanted, enable_fallback=0)
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
             if provider != "auto" and CUDA_PROVIDER in wanted and "CUDA" in str(exc):
                 raise ProviderError(f"the CUDA provider failed to start: {_first_line(exc)}") from None
@@ -126,17 +129,17 @@ class GraphSession:
         """Run on host arrays; returns host arrays by output name."""
         batch = len(next(iter(feeds.values())))
         if self.uses_binding(batch):
-            return {name: value.numpy() for name, value in self.run_bound(feeds).items()}
+            return self.run_bound(feeds, to_host=True)
         return dict(zip(self.output_names, self.session.run(None, feeds)))
 
-    def run_bound(self, feeds: dict[str, Any]) -> dict[str, Any]:
-        """Run with IO binding; inputs are host arrays or OrtValues, outputs OrtValues on the session's device.
+    def run_bound(self, feeds: dict[str, Any], to_host: bool = False) -> dict[str, Any]:
+        """Run with IO binding: inputs are host arrays or OrtValues; the outputs are OrtValues left on the
+        session's device, or host arrays with ``to_host``.
 
-        Keeping the outputs where the provider produced them lets one graph's output feed the next graph
-        without leaving the GPU.
+        Leaving the outputs where the provider produced them lets one graph's output feed the next graph
+        without a round trip through host memory.
         """
         ort = _ort()
-        device = "cuda" if self.on_cuda else "cpu"
         binding = self.session.io_binding()
         for name, value in feeds.items():
             if isinstance(value, ort.OrtValue):
@@ -144,9 +147,27 @@ class GraphSession:
             else:
                 binding.bind_cpu_input(name, value)
         for name in self.output_names:
-            binding.bind_output(name, device, 0)
+            binding.bind_output(name, "cuda" if self.on_cuda else "cpu", 0)
         self.session.run_with_iobinding(binding)
-        return dict(zip(self.output_names, binding.get_outputs()))
+        outputs = binding.copy_outputs_to_cpu() if to_host else binding.get_outputs()
+        return dict(zip(self.output_names, outputs))
+
+
+@contextlib.contextmanager
+def _provider_logs_silenced(active: bool):
+    """Hide onnxruntime's own report of a CUDA provider that does not start (a Python warning and a C++
+    log line): the provider check below turns it into one clear error, or a deliberate CPU fall-back."""
+    if not active:
+        yield
+        return
+    ort = _ort()
+    ort.set_default_logger_severity(4)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        ort.set_default_logger_severity(2)  # onnxruntime's own default: warnings and above
 
 
 def _first_line(exc: BaseException) -> str:

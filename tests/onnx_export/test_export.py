@@ -100,7 +100,6 @@ def test_runtime_matches_torch_on_real_images_for_every_batch_size(exports, runs
         x = images[:n]
         with torch.no_grad():
             want = {k: v.numpy() for k, v in model.encode(torch.from_numpy(x)).items()}
-            want_recon = model.reconstruct(torch.from_numpy(x)).numpy()
             z = exported.sample_prior(n, seed=n)
             want_gen = model.decoder(torch.from_numpy(z)).numpy()
         got = exported.encode(x)
@@ -108,9 +107,12 @@ def test_runtime_matches_torch_on_real_images_for_every_batch_size(exports, runs
         for name in want:
             assert got[name].shape == want[name].shape == (n, model.spec.z_dim)
             worst = max(worst, float(np.abs(got[name] - want[name]).max()))
-        recon, generated = exported.reconstruct(x), exported.generate(n, seed=n)
-        assert recon.shape == generated.shape == (n, *model.spec.input_shape)
-        worst = max(worst, float(np.abs(recon - want_recon).max()), float(np.abs(generated - want_gen).max()))
+        generated = exported.generate(n, seed=n)
+        assert generated.shape == (n, *model.spec.input_shape)
+        worst = max(worst, float(np.abs(generated - want_gen).max()))
+    with torch.no_grad():  # the two graphs chained, on a few images
+        want_recon = model.reconstruct(torch.from_numpy(images[:7])).numpy()
+    worst = max(worst, float(np.abs(exported.reconstruct(images[:7]) - want_recon).max()))
     assert worst <= ATOL
 
 
@@ -123,13 +125,15 @@ def test_report_says_which_exporter_was_used(exports):
         assert report.seconds > 0
 
 
-@pytest.mark.parametrize("exporter", EXPORTERS)
-def test_each_exporter_can_be_chosen(run_copy, tmp_path, exporter):
+def test_the_torchscript_exporter_can_be_chosen(run_copy, tmp_path, exports):
     from genkit.onnx.export_run import export_run
 
-    report = export_run(run_copy("vae"), tmp_path / "out", exporter=exporter)
-    assert {g.exporter for g in report.graphs.values()} == {exporter}
-    assert ExportedModel(tmp_path / "out", provider="cpu").metadata["graphs"]["decoder"]["exporter"]["name"] == exporter
+    # auto tries dynamo first, and on these recipes it passes; the other exporter is there when asked for
+    assert {g.exporter for report in exports.values() for g in report.graphs.values()} == {"dynamo"}
+    report = export_run(run_copy("vae"), tmp_path / "out", exporter="torchscript")
+    assert {g.exporter for g in report.graphs.values()} == {"torchscript"}
+    exported = ExportedModel(tmp_path / "out", provider="cpu")
+    assert exported.metadata["graphs"]["decoder"]["exporter"]["name"] == "torchscript"
 
 
 def test_verification_falls_back_to_random_images_and_says_so(run_copy, tmp_path):
@@ -139,7 +143,7 @@ def test_verification_falls_back_to_random_images_and_says_so(run_copy, tmp_path
     document = json.loads((run / "config.json").read_text())
     document["config"]["data"]["name"] = f"npz:{tmp_path / 'gone.npz'}"
     (run / "config.json").write_text(json.dumps(document))
-    report = export_run(run, tmp_path / "out")
+    report = export_run(run, tmp_path / "out", exporter="torchscript")
     assert not report.real_data
     assert report.data.startswith("random uniform images") and "gone.npz" in report.data
     assert ExportedModel(tmp_path / "out").metadata["graphs"]["encoder"]["verification"]["data"] == report.data

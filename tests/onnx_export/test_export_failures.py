@@ -32,7 +32,7 @@ def leftovers(folder):
 def exported_vae(run_copy):
     """A vae run copy with a finished export in RUN/onnx, and that export's bytes."""
     run = run_copy("vae")
-    export_run(run)
+    export_run(run, exporter="torchscript")  # the faster exporter: these tests are about the folder
     return run, snapshot(run / "onnx")
 
 
@@ -45,6 +45,7 @@ def test_a_verification_failure_leaves_the_previous_export_byte_identical(export
     assert "\n" not in message
     assert message.startswith("encoder 'conv' (plugin vae) cannot be exported to ONNX: ")
     assert "dynamo: onnxruntime differs from torch by up to 1 (> 1e-05)" in message and "torchscript:" in message
+    assert message.endswith("--atol sets the tolerance")
     assert snapshot(run / "onnx") == before
     assert not leftovers(run / "onnx")
 
@@ -58,7 +59,7 @@ def test_a_failure_after_writing_leaves_the_previous_export_byte_identical(expor
 
     monkeypatch.setattr(export_run_module, "_check_folder", broken_check)
     with pytest.raises(ExportError, match="reconstructs differently"):
-        export_run(run)
+        export_run(run, exporter="torchscript")
     assert snapshot(run / "onnx") == before
     assert not leftovers(run / "onnx")
 
@@ -66,7 +67,7 @@ def test_a_failure_after_writing_leaves_the_previous_export_byte_identical(expor
 def test_a_verified_export_replaces_the_old_one(exported_vae):
     run, before = exported_vae
     (run / "onnx" / "decoder.onnx").write_bytes(b"an older, broken graph")
-    export_run(run)
+    export_run(run, exporter="torchscript")
     after = snapshot(run / "onnx")
     assert sorted(after) == ["decoder.onnx", "encoder.onnx"] and after["decoder.onnx"] != b"an older, broken graph"
     assert not leftovers(run / "onnx")
@@ -88,7 +89,7 @@ def test_dynamo_failure_falls_back_to_torchscript(run_copy, tmp_path, monkeypatc
     assert any("dynamo exporter failed" in line for line in lines)
 
 
-def test_a_dynamo_graph_that_mismatches_is_replaced_by_torchscript(run_copy, tmp_path, monkeypatch):
+def test_a_dynamo_graph_that_mismatches_is_replaced_by_torchscript(runs, monkeypatch):
     real = graph_module.export_module
 
     def wrong_weights(module, example, input_name, output_names, opset, exporter):
@@ -101,9 +102,17 @@ def test_a_dynamo_graph_that_mismatches_is_replaced_by_torchscript(run_copy, tmp
         return model
 
     monkeypatch.setattr(graph_module, "export_module", wrong_weights)
-    report = export_run(run_copy("vae"), tmp_path / "out")
-    assert {g.exporter for g in report.graphs.values()} == {"torchscript"}
-    assert "differs from torch" in report.graphs["decoder"].notes[0]
+    decoder = genkit.load(runs["vae"]).decoder
+    z = [np.random.default_rng(n).standard_normal((n, 2), dtype=np.float32) for n in (1, 7)]
+
+    def reference(batch):
+        with torch.no_grad():
+            return {"images": decoder(torch.from_numpy(batch)).numpy()}
+
+    graph = graph_module.export_verified(decoder, torch.from_numpy(z[1][:2]), "z", ("images",), reference, z,
+                                         name="decoder 'transposed-conv' (plugin vae)", opset=20)
+    assert graph.exporter == "torchscript" and graph.max_abs_diff <= 1e-5
+    assert graph.notes[0].startswith("dynamo: onnxruntime differs from torch by up to")
 
 
 def test_out_folder_with_other_files_is_refused_untouched(run_copy, tmp_path):
@@ -184,8 +193,17 @@ def test_parity_check_for_plugin_authors(runs):
     assert set(result) == {"encoder", "decoder"}
     assert all(r["max_abs_diff"] <= 1e-5 for r in result.values())
     model.encoder = RandomEncoder(model.encoder)
-    with pytest.raises(AssertionError, match="encoder RandomEncoder cannot be exported to ONNX"):
-        check_onnx_parity(model, np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32))
+    with pytest.raises(AssertionError, match="encoder RandomEncoder cannot be exported to ONNX: torchscript: the "
+                                             "graph contains random operators"):
+        check_onnx_parity(model, np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32),
+                          exporters=("torchscript",))
+
+
+def test_genkit_testing_offers_the_parity_check(runs):
+    from genkit.testing import check_onnx_parity as offered
+
+    result = offered(genkit.load(runs["ae"]), exporters=("torchscript",))
+    assert {r["exporter"] for r in result.values()} == {"torchscript"}
 
 
 def test_report_fields(exports):

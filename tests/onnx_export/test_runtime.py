@@ -97,6 +97,18 @@ def test_asking_for_cuda_without_a_cuda_provider_is_an_error_not_a_fallback(expo
     assert ExportedModel(exports["vae"].out, provider="auto").providers == ["CPUExecutionProvider"]
 
 
+@pytest.mark.skipif(cuda_available(), reason="onnxruntime here has a CUDA provider")
+def test_a_cuda_provider_that_does_not_start_is_an_error_for_cuda_and_a_fallback_for_auto(exports, monkeypatch):
+    import onnxruntime
+
+    # onnxruntime-gpu without working CUDA libraries lists the provider, then runs the session on the CPU.
+    listed = ["CUDAExecutionProvider", *onnxruntime.get_available_providers()]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: listed)
+    with pytest.raises(ProviderError, match="CUDA provider did not start"):
+        ExportedModel(exports["vae"].out, provider="cuda")
+    assert ExportedModel(exports["vae"].out, provider="auto").providers == ["CPUExecutionProvider"]
+
+
 def test_unknown_provider(exports):
     with pytest.raises(ProviderError, match="unknown provider 'tpu'"):
         ExportedModel(exports["vae"].out, provider="tpu")
