@@ -204,6 +204,8 @@ class Distributed:
             return None
         from torch.nn.parallel import DistributedDataParallel
 
+        if device.type == "cuda":  # BatchNorm statistics of the global batch; torch syncs them on CUDA only
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # in place below the root, same parameters
         ids = [device.index] if device.type == "cuda" else None
         return DistributedDataParallel(LossOf(model), device_ids=ids)
 
@@ -283,7 +285,8 @@ def start(device: torch.device) -> Distributed:
                               f"start at most that many processes per node")
         torch.cuda.set_device(local)
     if not dist.is_initialized():
-        dist.init_process_group(backend)
+        # NCCL is told its device up front, so that its collectives never guess it
+        dist.init_process_group(backend, device_id=torch.device("cuda", local) if backend == "nccl" else None)
     return Distributed(world, rank, local, backend)
 
 

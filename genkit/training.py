@@ -100,7 +100,8 @@ class Trainer:
         self.model = build_model(config).to(self.device)
         if self.t["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.t["lr"], eps=self.t["adam_eps"])
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.t["lr"], eps=self.t["adam_eps"],
+                                          fused=self.t["fused_optimizer"] or None)
         self.scaler = torch.amp.GradScaler("cuda") if self.t["precision"] == "fp16" else None
         self.data_gen = torch.Generator().manual_seed(self.t["seed"])
         self.noise_gen = torch.Generator(device=self.device).manual_seed(self.t["seed"] + NOISE_SEED_OFFSET)
@@ -118,6 +119,8 @@ class Trainer:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def setup_run_dir(self) -> None:
+        if self.is_main and self.t["samples"]:
+            ckpt.run_path(self.run_dir, ckpt.SAMPLES_DIR)  # refuse a samples link out of the folder up front
         if self.resume and ckpt.has_checkpoint(self.run_dir):
             self.state = ckpt.load_checkpoint(self.run_dir, self.model, self.optimizer)
             ckpt.check_position(self.state, len(self.train_split), self.t["batch_size"],

@@ -93,12 +93,13 @@ def train_here(dist, config, out, resume_dir, quiet) -> int:
     from genkit.training import TrainingInterrupted, resolve_device, train
 
     device = dist.device(resolve_device(config["training"]["device"]))
+    dataset = read_data(config)
     run_dir, resume, config = choose_run_dir(dist, device, config, out, resume_dir)
     if dist.is_main:
         click.echo(f"training {config['recipe']} on {config['data']['name']} into {run_dir}"
                    + _batch_note(dist, config["training"]["batch_size"]), err=True)
     try:
-        result = train(config, run_dir, resume=resume, progress=not quiet, dist=dist)
+        result = train(config, run_dir, resume=resume, progress=not quiet, dist=dist, dataset=dataset)
     except TrainingInterrupted as exc:
         if dist.is_main:
             click.echo(str(exc), err=True)
@@ -107,6 +108,16 @@ def train_here(dist, config, out, resume_dir, quiet) -> int:
         last = result.metrics[-1]["test"] if result.metrics else {}
         click.echo(f"run saved to {run_dir}" + (f" (test loss {last['loss']:.4f})" if "loss" in last else ""))
     return 0
+
+
+def read_data(config):
+    """The run's dataset with both splits read, so that broken data is reported before a run folder exists."""
+    from genkit.data import load_dataset
+
+    dataset = load_dataset(config["data"]["name"], tuple(config["model"]["input_shape"]))
+    for split in ("train", "test"):
+        dataset.split(split)
+    return dataset
 
 
 def resolve_config(recipe, config_file, sets, resume_dir) -> dict:
@@ -174,7 +185,6 @@ def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resum
 
     from genkit import checkpoint as ckpt
     from genkit import distributed
-    from genkit.data import load_dataset
     from genkit.launch import launch
     from genkit.training import resolve_device
 
@@ -182,8 +192,7 @@ def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resum
     device = resolve_device(config["training"]["device"])
     if device.type == "cuda" and nproc > torch.cuda.device_count():
         raise click.UsageError(f"--nproc {nproc} needs {nproc} GPUs; torch sees {torch.cuda.device_count()}")
-    # Every worker would fail on missing or broken data, each with its own message: say it once, here.
-    load_dataset(config["data"]["name"], tuple(config["model"]["input_shape"])).split("train")
+    read_data(config)  # every worker would fail on missing or broken data, each saying so: say it once, here
     args: list[str] = []
     if resume_dir:
         run_dir = ckpt.prepare_resume_dir(resume_dir)
@@ -206,7 +215,8 @@ def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resum
 def _batch_note(dist, batch: int) -> str:
     if not dist.active:
         return ""
-    return f" ({dist.world_size} processes x {batch // dist.world_size} images = global batch {batch})"
+    processes = f"{dist.world_size} process{'es' if dist.world_size > 1 else ''}"
+    return f" ({processes} x {batch // dist.world_size} images = global batch {batch}, {dist.backend})"
 
 
 def _toml(value) -> str:

@@ -17,7 +17,7 @@ from genkit.errors import DataError
 
 if TYPE_CHECKING:
     from genkit.data.splits import Split
-    from genkit.sources import Source
+    from genkit.evaluation.source import Source
 
 BATCH_SIZE = 256
 

@@ -110,10 +110,6 @@ class Source:
         """Whether the prior was fitted to the training codes (an autoencoder) rather than fixed."""
         return bool(self.sampler.fits_prior)
 
-    @property
-    def label(self) -> str:
-        return f"{self.recipe} ({self.kind}: {self.path})"
-
     # -- host components ----------------------------------------------------------------------------
 
     @functools.cached_property

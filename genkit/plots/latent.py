@@ -65,7 +65,8 @@ def scatter(context: PlotContext):
     scatter_by_label(ax, project(codes), labels, context.class_names)
     if context.get("prior", False):
         prior = project(context.source.draw_prior(min(len(codes), 2000), context.seed))
-        ax.scatter(prior[:, 0], prior[:, 1], s=4, marker="x", color="black", alpha=0.35, label="prior samples")
+        ax.scatter(prior[:, 0], prior[:, 1], s=12, marker="+", linewidths=0.8, color="black", alpha=0.6,
+                   label="prior samples")
     _legend(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -16,6 +16,7 @@ Matching the pixel alignment, and not only the output sizes, keeps Keras weights
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 # Keras BatchNormalization defaults: moving average momentum 0.99 (PyTorch counts the other way).
@@ -40,12 +41,18 @@ def same_transposed_padding(kernel: int, stride: int) -> tuple[int, int, int]:
     it, the smaller half at the start. PyTorch's ``padding`` crops both ends equally, and the odd
     remainder is cropped from the end afterwards. A kernel smaller than the stride crops nothing and
     instead extends the end, which is what ``output_padding`` does.
+
+    When a crop is left, ``output_padding`` first extends the output to a multiple of the stride and the
+    crop takes that much more: the values kept are the same, and oneDNN's transposed convolution runs
+    1.1-1.6x faster (forward and backward, CPU) when its output is a whole number of strides.
     """
     total = kernel - stride
     if total < 0:
         return 0, -total, 0
     before = total // 2
-    return before, 0, total - 2 * before
+    crop = total - 2 * before
+    extend = -crop % stride
+    return before, extend, crop + extend
 
 
 class CropEnd2d(nn.Module):
@@ -60,7 +67,9 @@ class CropEnd2d(nn.Module):
 
     def forward(self, x):
         end = -self.amount if self.amount else None
-        return x[..., :end, :end]
+        # A dense copy: element-wise layers and their gradients run several times slower on the strided
+        # view than the copy costs. preserve_format keeps a channels-last input channels-last.
+        return x[..., :end, :end].clone(memory_format=torch.preserve_format)
 
     def extra_repr(self) -> str:
         return f"amount={self.amount}"

@@ -1,0 +1,127 @@
+"""Fast training: each speed option alone and combined, against the hand-written fp32 loop.
+
+Every variant is genkit's real ``Trainer`` on the same in-memory images, interleaved round by round
+with the hand-written loop. The shipped preset (``genkit train --fast``) is one of them. In full mode
+the preset also trains one whole epoch next to plain fp32, and both are scored on the whole test
+split in fp32, so the speed is only claimed together with the loss it reaches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from ..context import Context
+from ..result import Result, Target
+from ..timing import interleave, summarize
+from ..workloads import build_trainer, handwritten_window, trainer_window, window_images
+
+NAME = "fast_training"
+TITLE = "Fast CPU training configurations (batch 32 unless stated)"
+SPEED_GOAL = 2.0
+LOSS_TOLERANCE = 0.02
+BF16 = 'training.precision="bf16"'
+CHANNELS_LAST = "training.channels_last=true"
+FUSED = "training.fused_optimizer=true"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    label: str
+    overrides: tuple[str, ...] = ()
+    foreach: bool = False  # swap in Adam(foreach=True): measured only, genkit's choice is the fused kernel
+    compile: bool = False
+    batch: int = 32
+
+    def settings(self) -> list[str]:
+        extra = [f"training.batch_size={self.batch}"]
+        if self.batch != 32:  # Adam's usual square-root scaling of the learning rate with the batch
+            extra.append(f"training.lr={5e-4 * math.sqrt(self.batch / 32):.6g}")
+        return [*self.overrides, *extra]
+
+
+def preset_overrides() -> tuple[str, ...]:
+    """``genkit train --fast`` as ``--set`` overrides."""
+    from genkit.config import FAST_TRAINING
+
+    return tuple(f"training.{key}={_toml(value)}" for key, value in FAST_TRAINING.items())
+
+
+def variants(ctx: Context) -> list[Variant]:
+    fast = preset_overrides()
+    chosen = [
+        Variant("fp32"), Variant("bf16 autocast", (BF16,)), Variant("channels-last", (CHANNELS_LAST,)),
+        Variant("fused Adam", (FUSED,)), Variant("foreach Adam", foreach=True),
+        Variant("bf16 + channels-last", (BF16, CHANNELS_LAST)),
+        Variant("--fast preset (" + ", ".join(o.split("=")[0].split(".")[1] for o in fast) + ")", fast),
+        Variant(f"--fast preset, batch {ctx.sizes.large_batch}, lr x sqrt(batch/32)", fast, batch=ctx.sizes.large_batch),
+    ]
+    if ctx.sizes.compile:
+        chosen += [Variant("torch.compile", compile=True), Variant("--fast preset + torch.compile", fast, compile=True)]
+    return chosen
+
+
+def run(ctx: Context) -> Result:
+    n = window_images(ctx)
+    images = ctx.train_images(n)
+    windows = {"hand-written fp32": handwritten_window(images)}
+    chosen = variants(ctx)
+    for v in chosen:
+        trainer = build_trainer(ctx, v.settings(), images=n, compile_loss=v.compile)
+        if v.foreach:
+            trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=trainer.t["lr"],
+                                                 eps=trainer.t["adam_eps"], foreach=True)
+        windows[v.label] = trainer_window(trainer)
+    rates = interleave(windows, ctx.sizes.rounds, budget_s=ctx.sizes.budget_s * 2)
+    summary = summarize(rates, baseline="hand-written fp32")
+    rows = [{"configuration": name, "images/s": s["images_per_s"], "vs hand-written fp32": s["vs_baseline"],
+             "spread": s["spread"]} for name, s in summary.items()]
+    preset, large = chosen[6], chosen[7]
+    targets = [Target("--fast / hand-written fp32 images/s, batch 32", summary[preset.label]["vs_baseline"],
+                      SPEED_GOAL, unit="x")]
+    notes = [f"{n} images per window, {ctx.threads} threads, {summary['fp32']['rounds']} interleaved rounds"]
+    if not ctx.sizes.compile:
+        notes.append("torch.compile not measured in this mode (about a minute of compilation per variant)")
+    details = {"rates": rates}
+    if ctx.sizes.epoch_loss:
+        losses = epoch_losses(ctx, [chosen[0], preset, large])
+        details["one_epoch"] = losses
+        reference = losses[chosen[0].label]["test_loss_fp32"]
+        for row in rows:
+            if row["configuration"] in losses:
+                measured = losses[row["configuration"]]
+                row["1-epoch test loss"] = measured["test_loss_fp32"]
+                row["loss vs fp32"] = measured["test_loss_fp32"] / reference - 1
+        delta = losses[preset.label]["test_loss_fp32"] / reference - 1
+        targets.append(Target("--fast one-epoch test loss, relative to fp32", abs(delta), LOSS_TOLERANCE,
+                              "at_most"))
+        notes.append("one-epoch losses: a whole epoch of the training split, seed 0, then the whole test split "
+                     "evaluated in fp32 with fixed noise")
+    else:
+        notes.append("one-epoch loss comparison only in full mode (minutes)")
+    return Result(rows=rows, targets=targets, notes=notes, details=details)
+
+
+def epoch_losses(ctx: Context, chosen: list[Variant]) -> dict[str, dict[str, float]]:
+    """Train one epoch per variant on the whole training split; test loss in its own precision and in fp32."""
+    out = {}
+    for v in chosen:
+        ctx.log(f"  one epoch: {v.label}")
+        trainer = build_trainer(ctx, v.settings(), images=ctx.sizes.loss_limit, test_images=0)
+        record = trainer.train_epoch()
+        trainer.t["precision"] = "fp32"  # score every variant the same way
+        fp32 = trainer.evaluate(trainer.test_split)
+        out[v.label] = {"test_loss": record["test"]["loss"], "test_loss_fp32": fp32["loss"],
+                        "train_loss": record["train"]["loss"], "seconds": record["seconds"],
+                        "images_per_second": record["images_per_second"]}
+    return out
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)

@@ -1,0 +1,52 @@
+"""How much work each mode does: ``full`` (the committed results), ``quick`` (under two minutes on two
+cores) and ``tiny`` (the test suite's smoke run: checks that every scenario still works, measures nothing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    mode: str
+    synthetic_data: bool  # tiny mode needs no dataset on disk
+    data_limit: int  # training images held for timing windows (0: the whole split)
+    window_steps: int  # optimisation steps per timing window
+    rounds: int  # interleaved rounds per comparison
+    budget_s: float  # a comparison stops after this many seconds once it has 3 rounds
+    compile: bool  # torch.compile takes about a minute to warm up on two cores
+    epoch_loss: bool  # the one-epoch test-loss comparison on the whole dataset (minutes)
+    loss_limit: int  # training images of the loss comparison (0: all)
+    large_batch: int
+    roofline_steps: int
+    inference_repeats: int
+    large_inference_batch: int
+    startup_repeats: int
+    ablation_epochs: int
+    ablation_limit: int
+    ablation_samples: int
+    memory_images: tuple[int, ...]  # folder sizes for the vae-faces memory comparison
+    memory_steps: int
+    memory_limit: int  # Fashion-MNIST images of the memory run (0: one whole epoch)
+    gpu_steps: int
+    export_limit: int  # training images of the run that inference and start-up export
+
+
+SIZES = {
+    "full": Sizes("full", synthetic_data=False, data_limit=0, window_steps=16, rounds=15, budget_s=240,
+                  compile=True, epoch_loss=True, loss_limit=0, large_batch=256, roofline_steps=16,
+                  inference_repeats=200, large_inference_batch=256, startup_repeats=7, ablation_epochs=3,
+                  ablation_limit=0, ablation_samples=5000, memory_images=(5000, 20000), memory_steps=60,
+                  memory_limit=0, gpu_steps=60, export_limit=2048),
+    "quick": Sizes("quick", synthetic_data=False, data_limit=4096, window_steps=6, rounds=4, budget_s=8,
+                   compile=False, epoch_loss=False, loss_limit=0, large_batch=256, roofline_steps=4,
+                   inference_repeats=30, large_inference_batch=256, startup_repeats=3, ablation_epochs=1,
+                   ablation_limit=1024, ablation_samples=500, memory_images=(200, 800), memory_steps=8,
+                   memory_limit=2048, gpu_steps=20, export_limit=512),
+    "tiny": Sizes("tiny", synthetic_data=True, data_limit=256, window_steps=1, rounds=2, budget_s=1,
+                  compile=False, epoch_loss=False, loss_limit=0, large_batch=64, roofline_steps=1,
+                  inference_repeats=3, large_inference_batch=16, startup_repeats=1, ablation_epochs=1,
+                  ablation_limit=128, ablation_samples=64, memory_images=(16, 32), memory_steps=2,
+                  memory_limit=128, gpu_steps=2, export_limit=128),
+}
