@@ -29,7 +29,8 @@ def build_trainer(ctx: Context, overrides: Sequence[str] = (), images: int = 0, 
 
     config = build_config(get_registry(), recipe, overrides=[*ctx.base_overrides(), *overrides])
     run = ctx.workdir / "windows" / f"{recipe}-{next(_RUNS)}"
-    trainer = Trainer(config, run, dataset=SlicedData(ctx.dataset(), images, test_images), progress=False, log=lambda line: None)
+    data = SlicedData(ctx.dataset(), images, test_images)
+    trainer = Trainer(config, run, dataset=data, progress=False, log=lambda line: None)
     if compile_loss:
         # Measured here, not offered as a setting: it is slower than eager for this model on the CPU.
         trainer.model.compute_loss = torch.compile(trainer.model.compute_loss)

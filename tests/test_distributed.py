@@ -140,7 +140,7 @@ def ddp_run(small_npz, tmp_path_factory) -> tuple[Path, str]:
 
 def test_two_processes_train_like_one(single_run, ddp_run):
     run, output = ddp_run
-    assert "2 processes x 32 images = global batch 64" in output
+    assert "2 processes x 32 images = global batch 64, gloo" in output
     assert "Traceback" not in output
     one, two = metrics(single_run), metrics(run)
     assert [m["epoch"] for m in one] == [m["epoch"] for m in two] == list(range(1, EPOCHS + 1))

@@ -179,3 +179,15 @@ def test_load_returns_eval_model(small_npz, tmp_path):
     assert {"encoder", "sampler", "decoder", "loss"} <= {n for n, _ in model.named_children()}
     with pytest.raises(RunFolderError):
         genkit.load(tmp_path / "nothing-here")
+
+
+def test_run_files_get_ordinary_permissions(small_npz, tmp_path):
+    import os
+
+    run = tmp_path / "run"
+    run.mkdir()
+    Trainer(config(small_npz, **{"training.epochs": 1}), run, progress=False).run()
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("config.json", "model.safetensors", "metrics.jsonl"):
+        assert (run / name).stat().st_mode & 0o777 == 0o666 & ~mask, name

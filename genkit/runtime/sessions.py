@@ -23,9 +23,11 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 IO_BINDING_MODES = ("auto", "always", "never")
 # On CUDA, IO binding keeps outputs on the device so that reconstruct hands the encoder's code to the
-# decoder without a round trip through host memory; below this batch size the binding's own setup
-# costs about what it saves.
-IO_BINDING_MIN_BATCH = 64
+# decoder without a round trip through host memory. Measured on an H100 (benchmarks/gpu_onnx_check.py,
+# results in benchmarks/results/gpu-onnx-*.json) it did not pay for these small graphs: at batch 256
+# binding was 5-10 % slower for vae and 40 % slower for vae-faces, so "auto" leaves it off; "always"
+# keeps it available for larger models where the host round trip dominates.
+IO_BINDING_MIN_BATCH: int | None = None
 
 
 class ProviderError(GenkitError, RuntimeError):
@@ -122,7 +124,7 @@ class GraphSession:
 
     def uses_binding(self, batch: int) -> bool:
         if self.io_binding == "auto":
-            return self.on_cuda and batch >= IO_BINDING_MIN_BATCH
+            return self.on_cuda and IO_BINDING_MIN_BATCH is not None and batch >= IO_BINDING_MIN_BATCH
         return self.io_binding == "always"
 
     def run(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
