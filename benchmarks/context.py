@@ -25,6 +25,14 @@ class Context:
         self._export: Path | None = None
         self.notes: list[str] = []
 
+    def compare(self, windows, baseline: str | None = None, budget_scale: float = 1.0):
+        """Interleaved rates of ``windows`` with this mode's rounds, warm-up and time budget, and their summary."""
+        from .timing import interleave, summarize
+
+        s = self.sizes
+        rates = interleave(windows, s.rounds, warmup=s.warmup, budget_s=s.budget_s * budget_scale)
+        return rates, summarize(rates, baseline)
+
     @property
     def data_spec(self) -> str:
         """The dataset name that ``load_dataset`` and ``genkit train --data`` accept."""

@@ -50,7 +50,7 @@ def describe(threads: int) -> dict[str, Any]:
     from genkit import __version__
 
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu": cpu_model(), "cpu_flags": cpu_flags(), "cores": os.cpu_count(),
         "threads_used": threads, "memory_gib": _memory_gib(), "gpu": gpu,
         "python": platform.python_version(), "platform": platform.platform(),

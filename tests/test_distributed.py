@@ -89,14 +89,20 @@ def set_args(npz: Path, **extra) -> list[str]:
     return [a for s in quick_overrides(npz, **values) for a in ("--set", s)]
 
 
-def genkit(*args: str, cwd: Path, **popen) -> subprocess.Popen:
+def genkit(*args: str, cwd: Path) -> subprocess.Popen:
+    """``python -m genkit ARGS`` in its own process group, so that a hung launch can be ended whole."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENKIT_", "TORCHELASTIC_"))}
     return subprocess.Popen([sys.executable, "-m", "genkit", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
-def finish(process: subprocess.Popen, timeout: float = 240) -> tuple[int, str]:
-    out, err = process.communicate(timeout=timeout)
+def finish(process: subprocess.Popen, timeout: float = 180) -> tuple[int, str]:
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        pytest.fail(f"genkit did not finish in {timeout} s:\n{out}{err}")
     return process.returncode, out + err
 
 
@@ -170,8 +176,7 @@ def test_elastic_restart_resumes_from_the_last_checkpoint(small_npz, ddp_run, tm
 
 
 def test_ctrl_c_stops_every_worker_at_one_step_and_resumes(small_npz, ddp_run, tmp_path):
-    launcher = genkit("train", "vae", "--nproc", "2", "-o", "run", *set_args(small_npz), "--quiet", cwd=tmp_path,
-                      start_new_session=True)
+    launcher = genkit("train", "vae", "--nproc", "2", "-o", "run", *set_args(small_npz), "--quiet", cwd=tmp_path)
     wait_for(tmp_path / "run" / "checkpoint.safetensors", launcher)
     os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the launcher and its workers
     code, output = finish(launcher)

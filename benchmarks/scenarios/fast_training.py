@@ -15,7 +15,6 @@ import torch
 
 from ..context import Context
 from ..result import Result, Target
-from ..timing import interleave, summarize
 from ..workloads import build_trainer, handwritten_window, trainer_window, window_images
 
 NAME = "fast_training"
@@ -77,8 +76,7 @@ def run(ctx: Context) -> Result:
             trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=trainer.t["lr"],
                                                  eps=trainer.t["adam_eps"], foreach=True)
         windows[v.label] = trainer_window(trainer)
-    rates = interleave(windows, ctx.sizes.rounds, budget_s=ctx.sizes.budget_s * 2)
-    summary = summarize(rates, baseline="hand-written fp32")
+    rates, summary = ctx.compare(windows, baseline="hand-written fp32", budget_scale=2)
     rows = [{"configuration": name, "images/s": s["images_per_s"], "vs hand-written fp32": s["vs_baseline"],
              "spread": s["spread"]} for name, s in summary.items()]
     preset, large = (next(v for v in chosen if v.role == role) for role in ("preset", "large"))

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..context import Context
 from ..result import Result
-from ..timing import interleave, latencies, summarize
+from ..timing import latencies
 from ..workloads import build_trainer, trainer_window
 
 NAME = "gpu"
@@ -34,8 +34,7 @@ def run(ctx: Context) -> Result:
                          f"training.batch_size={batch}", "training.channels_last=true"]
             windows[f"{precision}, batch {batch}"] = trainer_window(
                 build_trainer(ctx, overrides, images=s.gpu_steps * batch))
-    rates = interleave(windows, max(3, s.rounds // 2), budget_s=s.budget_s)
-    summary = summarize(rates, baseline=f"fp32, batch {BATCHES[0]}")
+    rates, summary = ctx.compare(windows, baseline=f"fp32, batch {BATCHES[0]}")
     rows = [{"workload": f"train vae, {name}", "images/s": r["images_per_s"], "vs fp32 batch 32": r["vs_baseline"]}
             for name, r in summary.items()]
     notes = [f"training: genkit Trainer on cuda, channels-last, {s.gpu_steps} steps per window, data on the GPU"]
@@ -79,7 +78,7 @@ def inference_rows(ctx: Context, notes: list[str]) -> list[dict]:
                              "p99 ms": timing["p99_ms"]})
         else:
             windows = {name: _window(call, n) for name, call in calls.items()}
-            summary = summarize(interleave(windows, ctx.sizes.rounds), baseline="torch cuda")
+            _, summary = ctx.compare(windows, baseline="torch cuda")
             rows += [{"workload": f"encode + decode, batch {n}, {name}", "images/s": r["images_per_s"],
                       "vs torch cuda": r["vs_baseline"]} for name, r in summary.items()]
     notes.append("inference times include the host-to-device copy of the inputs and the copy of the outputs back")

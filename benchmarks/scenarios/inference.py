@@ -13,7 +13,7 @@ import numpy as np
 
 from ..context import Context
 from ..result import Result, Target
-from ..timing import interleave, latencies, summarize
+from ..timing import latencies
 
 NAME = "inference"
 TITLE = "Inference: onnxruntime (CPU) against torch eager"
@@ -60,7 +60,7 @@ def run(ctx: Context) -> Result:
               "decoder": (lambda m, n: m.decode(points[n]), lambda n: torch_decode(points[n]))}
     rows, targets, details = [], [], {}
     for graph, (ort_call, torch_call) in graphs.items():
-        graph_rows, target, details[graph] = _compare(graph, models, ort_call, torch_call, big, s)
+        graph_rows, target, details[graph] = _compare(ctx, graph, models, ort_call, torch_call, big, s)
         rows += graph_rows
         targets.append(target)
     default = [r for r in rows if r["runner"] == "ort default"]
@@ -70,13 +70,12 @@ def run(ctx: Context) -> Result:
                          f"{s.inference_repeats} calls each"])
 
 
-def _compare(graph, models, ort_call, torch_call, big, s):
+def _compare(ctx, graph, models, ort_call, torch_call, big, s):
     """Throughput at batch ``big`` (interleaved) and batch-1 latency of one graph, torch and each session."""
     windows = {"torch eager": _window(lambda: torch_call(big), big, s.window_steps)}
     for label, model in models.items():
         windows[label] = _window(lambda m=model: ort_call(m, big), big, s.window_steps)
-    rates = interleave(windows, s.rounds, budget_s=s.budget_s)
-    summary = summarize(rates, baseline="torch eager")
+    rates, summary = ctx.compare(windows, baseline="torch eager")
     single = {"torch eager": latencies(lambda: torch_call(1), s.inference_repeats)}
     for label, model in models.items():
         single[label] = latencies(lambda m=model: ort_call(m, 1), s.inference_repeats)

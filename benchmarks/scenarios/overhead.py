@@ -11,7 +11,6 @@ from __future__ import annotations
 from ..context import Context
 from ..native_padding import use_native_padding_
 from ..result import Result, Target
-from ..timing import interleave, summarize
 from ..workloads import build_trainer, handwritten_window, trainer_window, window_images
 
 NAME = "overhead"
@@ -30,8 +29,7 @@ def run(ctx: Context) -> Result:
         "genkit Trainer, vae recipe": trainer_window(stock),
         "genkit Trainer, same layers as hand-written": trainer_window(aligned),
     }
-    rates = interleave(windows, ctx.sizes.rounds, budget_s=ctx.sizes.budget_s)
-    summary = summarize(rates, baseline="hand-written loop")
+    rates, summary = ctx.compare(windows, baseline="hand-written loop")
     rows = [{"loop": name, "images/s": s["images_per_s"], "vs hand-written": s["vs_baseline"],
              "rounds": s["rounds"], "spread (IQR/median)": s["spread"]} for name, s in summary.items()]
     stock_ratio = summary["genkit Trainer, vae recipe"]["vs_baseline"]

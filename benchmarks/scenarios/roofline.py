@@ -15,7 +15,6 @@ from ..context import Context
 from ..handwritten import HandwrittenVAE, vae_loss
 from ..peak import matmul_peak
 from ..result import Result
-from ..timing import interleave, summarize
 from ..workloads import build_trainer, handwritten_window, trainer_window, window_images
 from .fast_training import preset_overrides
 
@@ -48,9 +47,9 @@ def run(ctx: Context) -> Result:
             "genkit", "bf16", trainer_window(build_trainer(ctx, [*fast, f"training.batch_size={ctx.sizes.large_batch}"],
                                                            images=max(n, ctx.sizes.large_batch)))),
     }
-    rates = interleave({k: v[2] for k, v in configs.items()}, ctx.sizes.rounds, budget_s=ctx.sizes.budget_s)
-    summary = summarize(rates)
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    rates, summary = ctx.compare({k: v[2] for k, v in configs.items()})
+    sizes = ctx.sizes.peak_sizes
+    peaks = {"fp32": matmul_peak(torch.float32, sizes=sizes), "bf16": matmul_peak(torch.bfloat16, sizes=sizes)}
     rows = []
     for label, (model, dtype, _) in configs.items():
         per_second = summary[label]["images_per_s"] * flops[model]
@@ -59,5 +58,5 @@ def run(ctx: Context) -> Result:
                      "peak dtype": dtype, "matmul peak GFLOP/s": peaks[dtype]["flops_per_s"] / 1e9,
                      "share of peak": per_second / peaks[dtype]["flops_per_s"]})
     return Result(rows=rows, details={"peaks": peaks, "flops_per_image": flops, "rates": rates},
-                  notes=[f"matmul peak: best torch.mm over sizes 512-2048 with {ctx.threads} threads",
+                  notes=[f"matmul peak: best torch.mm over sizes {sizes} with {ctx.threads} threads",
                          "FLOPs: forward + backward of convolutions and linear layers (FlopCounterMode)"])

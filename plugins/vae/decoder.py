@@ -14,6 +14,7 @@ from genkit.config import field
 
 from .conv_stack import DROPOUT_RATE, check_layer_lists, post_conv_layers
 from .keras_compat import CropEnd2d, init_like_keras_, same_transposed_padding
+from .transposed_conv import ConvTranspose2dBiasAfter
 
 
 class TransposedConvDecoder(Decoder):
@@ -51,7 +52,8 @@ class TransposedConvDecoder(Decoder):
         last = len(s.filters) - 1
         for i, (filters, kernel, stride) in enumerate(zip(s.filters, s.kernels, s.strides)):
             padding, output_padding, crop = same_transposed_padding(kernel, stride)
-            layers[f"conv_t_{i}"] = nn.ConvTranspose2d(channels, filters, kernel, stride, padding, output_padding)
+            layers[f"conv_t_{i}"] = ConvTranspose2dBiasAfter(channels, filters, kernel, stride, padding,
+                                                             output_padding)
             if crop:
                 layers[f"crop_{i}"] = CropEnd2d(crop)
             if i < last:

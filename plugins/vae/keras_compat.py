@@ -16,8 +16,8 @@ Matching the pixel alignment, and not only the output sizes, keeps Keras weights
 
 from __future__ import annotations
 
-import torch
 from torch import nn
+from torch.nn import functional as F
 
 # Keras BatchNormalization defaults: moving average momentum 0.99 (PyTorch counts the other way).
 KERAS_BATCH_NORM = {"eps": 1e-3, "momentum": 0.01}
@@ -58,7 +58,7 @@ def same_transposed_padding(kernel: int, stride: int) -> tuple[int, int, int]:
 class CropEnd2d(nn.Module):
     """Drop the last ``amount`` rows and columns (the odd remainder of a 'same' transpose crop).
 
-    Slicing with constant bounds exports to ONNX as a plain ``Slice``.
+    It exports to ONNX as a ``Pad`` with negative pads, which onnxruntime runs as a crop.
     """
 
     def __init__(self, amount: int):
@@ -66,10 +66,13 @@ class CropEnd2d(nn.Module):
         self.amount = int(amount)
 
     def forward(self, x):
-        end = -self.amount if self.amount else None
-        # A dense copy: element-wise layers and their gradients run several times slower on the strided
-        # view than the copy costs. preserve_format keeps a channels-last input channels-last.
-        return x[..., :end, :end].clone(memory_format=torch.preserve_format)
+        if not self.amount:
+            return x
+        # A negative pad rather than a slice: its output is a dense tensor (element-wise layers and their
+        # gradients run several times slower on a strided view) and its gradient, a positive pad, keeps a
+        # channels-last tensor channels-last (a slice's gradient is a fresh NCHW tensor that the next
+        # convolution converts back, at three times the cost of the crop itself).
+        return F.pad(x, (0, -self.amount, 0, -self.amount))
 
     def extra_repr(self) -> str:
         return f"amount={self.amount}"

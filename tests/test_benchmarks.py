@@ -1,0 +1,107 @@
+"""The benchmark suite keeps working: every scenario runs at a test-only size and writes its results.
+
+Nothing here asserts a speed: the tiny size measures nothing meaningful, it only exercises each
+scenario's code path, the result document and the markdown report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genkit_benchmarks import scenarios
+from genkit_benchmarks.report import fmt, markdown
+from genkit_benchmarks.result import Target
+from genkit_benchmarks.timing import interleave, percentile, summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--tiny", "--out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (path,) = out.glob("*.json")
+    return json.loads(path.read_text()), done.stdout, path
+
+
+def test_result_document_describes_machine_and_every_scenario(tiny_run):
+    document, _, path = tiny_run
+    assert path.name.endswith("-tiny-all.json")
+    assert document["mode"] == "tiny" and document["format"] == 1
+    assert document["command"].startswith("python -m benchmarks")
+    machine = document["machine"]
+    for key in ("cpu", "cores", "gpu", "torch", "onnxruntime", "date", "threads_used"):
+        assert key in machine
+    assert list(document["scenarios"]) == list(scenarios.ORDER)
+    for name, scenario in document["scenarios"].items():
+        assert scenario["status"] in {"ok", "skipped"}, (name, scenario["notes"])
+        assert isinstance(scenario["seconds"], float)
+        if scenario["status"] == "ok":
+            assert scenario["rows"], name
+            columns = set(scenario["rows"][0])
+            assert all(set(row) <= columns | set(row) for row in scenario["rows"])
+        for target in scenario["targets"]:
+            assert set(target) == {"name", "value", "goal", "direction", "unit", "met"}
+
+
+def test_targets_of_the_issue_are_reported(tiny_run):
+    document, _, _ = tiny_run
+    s = document["scenarios"]
+    assert [t["name"] for t in s["overhead"]["targets"]][0].startswith("genkit fp32 / hand-written")
+    assert s["fast_training"]["targets"][0]["goal"] == 2.0
+    assert {t["name"].split(":")[0] for t in s["inference"]["targets"]} == {"encoder", "decoder"}
+    assert s["startup"]["targets"][0]["direction"] == "at_most"
+    assert {row["model"] for row in s["ablation"]["rows"]} == {"vae", "ae", "vae, z = 16"}
+    roofline = s["roofline"]["rows"][0]
+    assert roofline["training MFLOP/image"] > 50  # the seed VAE: about 89 MFLOP per image
+    if document["machine"]["gpu"] is None:
+        assert s["gpu"]["status"] == "skipped" and "CUDA" in s["gpu"]["notes"][0]
+
+
+def test_markdown_has_a_table_per_scenario(tiny_run):
+    document, stdout, _ = tiny_run
+    assert stdout.rstrip() == markdown(document).rstrip()
+    assert "## Targets" in stdout
+    for name in scenarios.ORDER:
+        assert f"(`{name}`)" in stdout
+    assert "| configuration | images/s | vs hand-written fp32 |" in stdout
+    assert "|---|---|" in stdout
+
+
+def test_unknown_scenario_is_refused():
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "nonsense"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "choose from overhead" in done.stderr
+
+
+def test_interleaved_ratios_are_per_round():
+    windows = {"a": lambda: (10, 1.0), "b": lambda: (20, 1.0)}  # (images, seconds the window measured)
+    rates = interleave(windows, rounds=3, warmup=0)
+    summary = summarize(rates, baseline="a")
+    assert rates == {"a": [10.0] * 3, "b": [20.0] * 3}
+    assert summary["b"]["vs_baseline"] == 2.0 and summary["a"]["images_per_s"] == 10.0
+
+
+def test_small_helpers():
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
+    assert Target("x", 0.5, 1.0).met is False and Target("x", 0.2, 0.3, "at_most").met is True
+    assert Target("x", None, 1.0).met is None
+    assert fmt(1234.5) == "1,234" and fmt(None) == "–" and fmt(0.5) == "0.5"
+
+
+def test_genkit_bench_lists_the_scenarios():
+    from click.testing import CliRunner
+
+    from genkit.cli import cli
+
+    result = CliRunner().invoke(cli, ["bench", "--list"])
+    assert result.exit_code == 0, result.output
+    assert all(name in result.output for name in scenarios.ORDER)
