@@ -26,4 +26,6 @@ def use_native_padding_(model: nn.Module) -> int:
                 if isinstance(child, nn.ConvTranspose2d):
                     child.output_padding = (child.stride[0] + 2 * (k // 2) - k,) * 2
                 changed += 1
+            if isinstance(child, nn.ConvTranspose2d):
+                child.__class__ = nn.ConvTranspose2d  # the plain layer, as the hand-written model has it
     return changed

@@ -37,7 +37,7 @@ class Sizes:
 SIZES = {
     "full": Sizes("full", synthetic_data=False, data_limit=0, window_steps=16, rounds=15, warmup=1, budget_s=240,
                   compile=True, epoch_loss=True, loss_limit=0, large_batch=256, peak_sizes=(512, 1024, 2048),
-                  inference_repeats=200, large_inference_batch=256, startup_repeats=7, ablation_epochs=3,
+                  inference_repeats=200, large_inference_batch=256, startup_repeats=7, ablation_epochs=2,
                   ablation_limit=0, ablation_samples=5000, memory_images=(5000, 20000), memory_steps=60,
                   memory_limit=0, gpu_steps=60, export_limit=2048),
     "quick": Sizes("quick", synthetic_data=False, data_limit=4096, window_steps=6, rounds=4, warmup=1, budget_s=8,

@@ -213,6 +213,19 @@ def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], 
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
+def match_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor (Adam's moments) its parameter's memory layout.
+
+    A checkpoint stores tensors contiguous; a channels-last parameter's moments come back NCHW. The
+    fused Adam kernel walks parameter, gradient and moments as flat memory, so mismatched layouts pair
+    the wrong elements and a resumed run silently diverges.
+    """
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
@@ -261,6 +274,7 @@ def load_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.opti
         optimizer.load_state_dict(_unflatten_optimizer(groups["optimizer"], trainer["optimizer"]))
     except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
         raise RunFolderError(f"{path} holds an optimizer state that does not fit this model ({exc})") from None
+    match_parameter_layout(optimizer)
     return TrainerState(trainer["epoch"], trainer["step"], trainer["global_step"],
                         groups["data"].get("permutation"), groups["rng"], trainer.get("extra", {}))
 

@@ -285,8 +285,14 @@ def start(device: torch.device) -> Distributed:
                               f"start at most that many processes per node")
         torch.cuda.set_device(local)
     if not dist.is_initialized():
+        # torchrun's agent keeps one key-value store across restarts of the worker group, and the keys
+        # a process group publishes (each rank's address) are not scoped to an attempt: a restarted
+        # group could read its predecessors' addresses and connect to dead workers, or wait forever.
+        store, rank, world = next(dist.rendezvous("env://"))
+        store = dist.PrefixStore(f"genkit/attempt-{restart_count()}", store)
         # NCCL is told its device up front, so that its collectives never guess it
-        dist.init_process_group(backend, device_id=torch.device("cuda", local) if backend == "nccl" else None)
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world,
+                                device_id=torch.device("cuda", local) if backend == "nccl" else None)
     return Distributed(world, rank, local, backend)
 
 

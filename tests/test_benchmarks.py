@@ -56,7 +56,7 @@ def test_result_document_describes_machine_and_every_scenario(tiny_run):
 def test_targets_of_the_issue_are_reported(tiny_run):
     document, _, _ = tiny_run
     s = document["scenarios"]
-    assert [t["name"] for t in s["overhead"]["targets"]][0].startswith("genkit fp32 / hand-written")
+    assert [t["name"] for t in s["overhead"]["targets"]][0].startswith("genkit fp32")
     assert s["fast_training"]["targets"][0]["goal"] == 2.0
     assert {t["name"].split(":")[0] for t in s["inference"]["targets"]} == {"encoder", "decoder"}
     assert s["startup"]["targets"][0]["direction"] == "at_most"

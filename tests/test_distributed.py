@@ -9,6 +9,7 @@ a hundredfold margin on one side and tenfold on the other.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -90,17 +91,27 @@ def set_args(npz: Path, **extra) -> list[str]:
 
 
 def genkit(*args: str, cwd: Path) -> subprocess.Popen:
-    """``python -m genkit ARGS`` in its own process group, so that a hung launch can be ended whole."""
+    """``python -m genkit ARGS`` in its own process group, as a terminal would start it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENKIT_", "TORCHELASTIC_"))}
     return subprocess.Popen([sys.executable, "-m", "genkit", *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return sorted(int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    except OSError:
+        return []
 
 
 def finish(process: subprocess.Popen, timeout: float = 180) -> tuple[int, str]:
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        # torchrun starts each worker in a session of its own: end them one by one, then the launcher
+        for pid in [*children(process.pid), process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         out, err = process.communicate()
         pytest.fail(f"genkit did not finish in {timeout} s:\n{out}{err}")
     return process.returncode, out + err
@@ -164,12 +175,13 @@ def test_elastic_restart_resumes_from_the_last_checkpoint(small_npz, ddp_run, tm
     launcher = genkit("train", "vae", "--nproc", "2", "--max-restarts", "1", "-o", "run", *set_args(small_npz),
                       "--quiet", cwd=tmp_path)
     wait_for(tmp_path / "run" / "checkpoint.safetensors", launcher)
-    workers = sorted(int(pid) for pid in Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read_text().split())
+    workers = children(launcher.pid)
     assert len(workers) == 2
     os.kill(workers[-1], signal.SIGKILL)  # the second worker started: rank 1
     code, output = finish(launcher)
     assert code == 0, output
     assert "restart 1: resuming" in output
+    assert "Traceback" not in output
     assert_same_weights(ddp_run[0], tmp_path / "run")
     scores = [(m["train"], m["test"]) for m in metrics(tmp_path / "run")]
     assert scores == [(m["train"], m["test"]) for m in metrics(ddp_run[0])]
