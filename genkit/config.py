@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any, Literal
-
-import tomllib
 
 from genkit.errors import ConfigError
 from genkit.registry import COMPONENT_KINDS, Recipe, Registry

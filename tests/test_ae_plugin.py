@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from genkit_plugins.ae.loss import ReconstructionLoss
-from genkit_plugins.ae.sampler import DeterministicSampler
 
 from genkit.components import ModelSpec
 from genkit.config import build_config
@@ -13,6 +11,8 @@ from genkit.errors import ConfigError
 from genkit.model import build_model
 from genkit.plugins import PluginHost
 from genkit.testing import ComponentConformance, check_recipe
+from genkit_plugins.ae.loss import ReconstructionLoss
+from genkit_plugins.ae.sampler import DeterministicSampler
 
 SPEC = ModelSpec((1, 28, 28), 3, ("code",))
 

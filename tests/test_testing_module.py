@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from genkit_plugins.vae.recipes import VAE
 from torch import nn
 
 from genkit.components import Decoder, Encoder, Loss, ModelSpec, Sampler
@@ -22,6 +21,7 @@ from genkit.testing import (
     check_recipe,
     check_sampler,
 )
+from genkit_plugins.vae.recipes import VAE
 
 # -- small sound components, as a third-party plugin might write them ------------------------------
 

@@ -8,13 +8,6 @@ import sys
 
 import pytest
 import torch
-from genkit_plugins.vae.conv_stack import check_layer_lists
-from genkit_plugins.vae.decoder import TransposedConvDecoder
-from genkit_plugins.vae.encoder import ConvEncoder
-from genkit_plugins.vae.keras_compat import CropEnd2d, same_conv_padding, same_transposed_padding
-from genkit_plugins.vae.loss import VAELoss
-from genkit_plugins.vae.recipes import VAE, VAE_FACES
-from genkit_plugins.vae.sampler import GaussianSampler
 from torch import nn
 
 from genkit.components import ModelSpec
@@ -23,6 +16,13 @@ from genkit.errors import ConfigError
 from genkit.model import build_model
 from genkit.plugins import PluginHost
 from genkit.testing import ComponentConformance, check_recipe
+from genkit_plugins.vae.conv_stack import check_layer_lists
+from genkit_plugins.vae.decoder import TransposedConvDecoder
+from genkit_plugins.vae.encoder import ConvEncoder
+from genkit_plugins.vae.keras_compat import CropEnd2d, same_conv_padding, same_transposed_padding
+from genkit_plugins.vae.loss import VAELoss
+from genkit_plugins.vae.recipes import VAE, VAE_FACES
+from genkit_plugins.vae.sampler import GaussianSampler
 
 MNIST = ModelSpec((1, 28, 28), 2, ("mu", "log_var"))
 FACES_ENCODER = VAE_FACES["settings"]["encoder"]

@@ -6,9 +6,8 @@ here, and nothing imported from here imports torch.
 
 from __future__ import annotations
 
-from genkit_plugins.vae.recipes import recipe_kwargs
-
 from genkit.hookspecs import hookimpl
+from genkit_plugins.vae.recipes import recipe_kwargs
 
 from .recipes import RECIPES
 

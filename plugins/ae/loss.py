@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from genkit_plugins.vae.loss import per_image_mse
 
 from genkit.components import Loss
+from genkit_plugins.vae.loss import per_image_mse
 
 
 class ReconstructionLoss(Loss):
