@@ -11,7 +11,6 @@ import dataclasses
 class Sizes:
     mode: str
     synthetic_data: bool  # tiny mode needs no dataset on disk
-    data_limit: int  # training images held for timing windows (0: the whole split)
     window_steps: int  # optimisation steps per timing window
     rounds: int  # interleaved rounds per comparison
     warmup: int  # untimed rounds first (oneDNN builds its kernels on a shape's first call)
@@ -21,7 +20,8 @@ class Sizes:
     loss_limit: int  # training images of the loss comparison (0: all)
     large_batch: int
     peak_sizes: tuple[int, ...]  # square matmul sizes of the peak measurement
-    inference_repeats: int
+    inference_repeats: int  # batch-1 calls per runner
+    inference_calls: int  # large-batch calls per timing window
     large_inference_batch: int
     startup_repeats: int
     ablation_epochs: int
@@ -35,19 +35,22 @@ class Sizes:
 
 
 SIZES = {
-    "full": Sizes("full", synthetic_data=False, data_limit=0, window_steps=16, rounds=15, warmup=1, budget_s=240,
-                  compile=True, epoch_loss=True, loss_limit=0, large_batch=256, peak_sizes=(512, 1024, 2048),
-                  inference_repeats=200, large_inference_batch=256, startup_repeats=7, ablation_epochs=2,
-                  ablation_limit=0, ablation_samples=5000, memory_images=(5000, 20000), memory_steps=60,
-                  memory_limit=0, gpu_steps=60, export_limit=2048),
-    "quick": Sizes("quick", synthetic_data=False, data_limit=4096, window_steps=6, rounds=4, warmup=1, budget_s=8,
-                   compile=False, epoch_loss=False, loss_limit=0, large_batch=256, peak_sizes=(1024, 2048),
-                   inference_repeats=30, large_inference_batch=256, startup_repeats=3, ablation_epochs=1,
-                   ablation_limit=1024, ablation_samples=500, memory_images=(200, 800), memory_steps=8,
-                   memory_limit=2048, gpu_steps=20, export_limit=512),
-    "tiny": Sizes("tiny", synthetic_data=True, data_limit=256, window_steps=1, rounds=1, warmup=0, budget_s=1,
-                  compile=False, epoch_loss=False, loss_limit=0, large_batch=64, peak_sizes=(128,),
-                  inference_repeats=3, large_inference_batch=16, startup_repeats=1, ablation_epochs=1,
-                  ablation_limit=128, ablation_samples=64, memory_images=(16,), memory_steps=1,
-                  memory_limit=128, gpu_steps=2, export_limit=128),
+    "full": Sizes(
+        "full", synthetic_data=False, window_steps=16, rounds=15, warmup=1, budget_s=240,
+        compile=True, epoch_loss=True, loss_limit=0, large_batch=256, peak_sizes=(512, 1024, 2048),
+        inference_repeats=200, inference_calls=4, large_inference_batch=256, startup_repeats=7,
+        ablation_epochs=2, ablation_limit=0, ablation_samples=5000, memory_images=(5000, 20000), memory_steps=60,
+        memory_limit=0, gpu_steps=60, export_limit=2048),
+    "quick": Sizes(
+        "quick", synthetic_data=False, window_steps=4, rounds=3, warmup=1, budget_s=6,
+        compile=False, epoch_loss=False, loss_limit=0, large_batch=256, peak_sizes=(1024,),
+        inference_repeats=20, inference_calls=1, large_inference_batch=256, startup_repeats=3,
+        ablation_epochs=1, ablation_limit=512, ablation_samples=256, memory_images=(100, 400), memory_steps=3,
+        memory_limit=1024, gpu_steps=20, export_limit=512),
+    "tiny": Sizes(
+        "tiny", synthetic_data=True, window_steps=1, rounds=1, warmup=0, budget_s=1,
+        compile=False, epoch_loss=False, loss_limit=0, large_batch=64, peak_sizes=(128,),
+        inference_repeats=3, inference_calls=1, large_inference_batch=16, startup_repeats=1,
+        ablation_epochs=1, ablation_limit=128, ablation_samples=64, memory_images=(16,), memory_steps=1,
+        memory_limit=128, gpu_steps=2, export_limit=128),
 }

@@ -74,6 +74,13 @@ def split_sizes(count: int, world_size: int) -> list[int]:
     return [base + (rank < extra) for rank in range(world_size)]
 
 
+def check_batch_size(batch_size: int, world_size: int) -> None:
+    """The global batch must split evenly: every full step gives each rank the same number of images."""
+    if batch_size % world_size:
+        raise ConfigError(f"training.batch_size {batch_size} (the global batch) is not divisible by the "
+                          f"{world_size} processes; choose a multiple of {world_size}")
+
+
 def shard_order(order: torch.Tensor, batch_size: int, world_size: int, rank: int
                 ) -> tuple[torch.Tensor, list[Shard]]:
     """This rank's indices, in the order it trains on them, and its ``Shard`` of each global batch.
@@ -81,9 +88,7 @@ def shard_order(order: torch.Tensor, batch_size: int, world_size: int, rank: int
     Batching the returned indices ``batch_size // world_size`` at a time gives exactly one local batch
     per global batch (only the last global batch may be partial, and its shares are never larger).
     """
-    if batch_size % world_size:
-        raise ConfigError(f"training.batch_size {batch_size} (the global batch) is not divisible by the "
-                          f"{world_size} processes; choose a multiple of {world_size}")
+    check_batch_size(batch_size, world_size)
     local, total = batch_size // world_size, len(order)
     full = total // batch_size
     head = order[:full * batch_size].view(full, world_size, local)[:, rank].reshape(-1)
@@ -124,8 +129,7 @@ class GlobalBatchNoise(TorchFunctionMode):
     process with the whole batch would, which is what keeps the noise independent of world size.
     """
 
-    FACTORIES = {torch.randn: torch.randn, torch.rand: torch.rand,
-                 torch.randn_like: torch.randn, torch.rand_like: torch.rand}
+    LIKE = {torch.randn_like: torch.randn, torch.rand_like: torch.rand}  # each _like form's factory
 
     def __init__(self, shard: Shard) -> None:
         super().__init__()
@@ -142,12 +146,12 @@ class GlobalBatchNoise(TorchFunctionMode):
             if size and size[0] == shard.size:
                 kwargs.pop("size", None)
                 return self._rows(func((shard.global_size, *size[1:]), **kwargs))
-        elif func in (torch.randn_like, torch.rand_like) and args and args[0].dim() and args[0].shape[0] == shard.size:
+        elif func in self.LIKE and args and args[0].dim() and args[0].shape[0] == shard.size:
             like = args[0]
             kwargs.pop("memory_format", None)
             kwargs.setdefault("dtype", like.dtype)
             kwargs.setdefault("device", like.device)
-            return self._rows(self.FACTORIES[func]((shard.global_size, *like.shape[1:]), **kwargs))
+            return self._rows(self.LIKE[func]((shard.global_size, *like.shape[1:]), **kwargs))
         elif func is torch.nn.functional.dropout and args and args[0].dim() and args[0].shape[0] == shard.size:
             x = args[0]
             p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)

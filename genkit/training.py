@@ -80,14 +80,14 @@ class Trainer:
         self.t = config["training"]
         self.dist = dist or distributed.SINGLE
         self.is_main = self.dist.is_main  # rank 0 of a distributed run; the only one that writes
-        quiet = (lambda line: None)
-        self.log = (log or (lambda line: print(line, file=sys.stderr, flush=True))) if self.is_main else quiet
+        self.log = (log or (lambda line: print(line, file=sys.stderr, flush=True))) if self.is_main \
+            else (lambda line: None)
         self.show_progress = progress
         if self.t["threads"]:
             torch.set_num_threads(self.t["threads"])
         self.device = self.dist.device(resolve_device(self.t["device"]))
         autocast(self.device, self.t["precision"])  # validates precision against the device early
-        distributed.shard_order(torch.arange(0), self.t["batch_size"], self.dist.world_size, 0)  # divisible?
+        distributed.check_batch_size(self.t["batch_size"], self.dist.world_size)
 
         shape = tuple(config["model"]["input_shape"])
         self.dataset = dataset if dataset is not None else load_dataset(config["data"]["name"], shape)

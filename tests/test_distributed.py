@@ -67,18 +67,20 @@ def test_batch_must_divide_among_processes():
 
 
 def test_each_rank_draws_its_rows_of_the_global_noise():
-    full = torch.randn((6, 3), generator=torch.Generator().manual_seed(5))
+    gen = torch.Generator().manual_seed(5)
+    full, full_like = torch.randn((6, 3), generator=gen), torch.rand((6, 2), generator=gen)
     torch.manual_seed(0)  # dropout draws from the global generator
     mask = torch.nn.functional.dropout(torch.ones(6, 4), 0.5, True)
     for offset, size in ((0, 3), (3, 3), (4, 2)):
         gen = torch.Generator().manual_seed(5)
-        torch.manual_seed(0)
         with GlobalBatchNoise(Shard(offset, size, 6, size)):
             mine = torch.randn(torch.Size([size, 3]), generator=gen)
+            mine_like = torch.rand_like(torch.zeros(size, 2), generator=gen)
             torch.manual_seed(0)
             dropped = torch.nn.functional.dropout(torch.full((size, 4), 2.0), 0.5, True)
             unbatched = torch.randn(5, generator=gen)  # its first dimension is not the batch: left alone
         assert torch.equal(mine, full[offset:offset + size])
+        assert torch.equal(mine_like, full_like[offset:offset + size])
         assert torch.equal(dropped, 2.0 * mask[offset:offset + size])
         assert unbatched.shape == (5,)
 

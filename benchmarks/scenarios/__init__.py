@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-ORDER = ("overhead", "fast_training", "roofline", "inference", "startup", "ablation", "memory", "gpu")
+ORDER = ("overhead", "fast_training", "roofline", "profile", "inference", "startup", "ablation", "memory", "gpu")
 
 
 def load(name: str) -> ModuleType:

@@ -81,7 +81,7 @@ def run(ctx: Context) -> Result:
 def compare_graph(ctx: Context, graph: str, runners: dict, inputs: dict, big: int):
     """Throughput at batch ``big`` (interleaved) and batch-1 latency of one graph for every runner."""
     s = ctx.sizes
-    windows = {label: _window(lambda call=call: call(graph, inputs[big]), big, s.window_steps)
+    windows = {label: _window(lambda call=call: call(graph, inputs[big]), big, s.inference_calls)
                for label, call in runners.items()}
     rates, summary = ctx.compare(windows, baseline=TORCH)
     single = {label: latencies(lambda call=call: call(graph, inputs[1]), s.inference_repeats)

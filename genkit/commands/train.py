@@ -199,7 +199,7 @@ def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resum
     from genkit.launch import launch
     from genkit.training import resolve_device
 
-    distributed.shard_order(torch.arange(0), config["training"]["batch_size"], nproc, 0)  # divisible by nproc?
+    distributed.check_batch_size(config["training"]["batch_size"], nproc)
     device = resolve_device(config["training"]["device"])
     if device.type == "cuda" and nproc > torch.cuda.device_count():
         raise click.UsageError(f"--nproc {nproc} needs {nproc} GPUs; torch sees {torch.cuda.device_count()}")

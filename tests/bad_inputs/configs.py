@@ -1,0 +1,67 @@
+"""Malformed configurations: TOML syntax, wrong types, out-of-range values, unknown keys."""
+
+from __future__ import annotations
+
+from bad_inputs.registry import case
+
+
+@case("config-toml-syntax", r"bad\.toml is not valid TOML")
+def _(w):
+    return w.train("--config", str(w.write("bad.toml", "[training\nepochs = 3\n")))
+
+
+@case("config-wrong-type", r"training\.lr_decay_step must be an integer, got 'ten'")
+def _(w):
+    return w.train("--config", str(w.write("c.toml", '[training]\nlr_decay_step = "ten"\n')))
+
+
+@case("config-out-of-range", r"training\.lr must be >= 0\.0")
+def _(w):
+    return w.train("--config", str(w.write("c.toml", "[training]\nlr = -0.5\n")))
+
+
+@case("config-unknown-key", r"unknown setting training\.epoch; did you mean training\.epochs")
+def _(w):
+    return w.train("--config", str(w.write("c.toml", "[training]\nepoch = 3\n")))
+
+
+@case("config-unknown-section", r"unknown section \[trainig\].*did you mean \[training\]")
+def _(w):
+    return w.train("--config", str(w.write("c.toml", "[trainig]\nepochs = 3\n")))
+
+
+@case("config-other-recipe", r"c\.toml is for recipe 'ae', not 'vae'")
+def _(w):
+    return w.train("--config", str(w.write("c.toml", 'recipe = "ae"\n')))
+
+
+@case("config-missing-file", r"config file .*nope\.toml does not exist")
+def _(w):
+    return w.train("--config", str(w.root / "nope.toml"))
+
+
+@case("config-negative-layer", r"encoder\.filters must contain only positive values")
+def _(w):
+    return w.train("--set", "encoder.filters=[32,-1,64,64]")
+
+
+@case("config-input-shape", r"model\.input_shape must be \[channels, height, width\]")
+def _(w):
+    return w.train("--set", "model.input_shape=[1,28]")
+
+
+@case("set-without-value", r"--set 'training\.epochs' is not of the form section\.key=value")
+def _(w):
+    return w.train("--set", "training.epochs")
+
+
+@case("set-bad-choice", r"training\.precision must be one of 'fp32', 'bf16', 'fp16'; got 'fp8'")
+def _(w):
+    return w.train("--set", "training.precision=fp8")
+
+
+@case("fp16-on-cpu", r"'fp16' needs a CUDA device")
+def _(w):
+    return w.train("--precision", "fp16", "--device", "cpu")
+
+
