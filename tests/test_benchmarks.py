@@ -60,7 +60,13 @@ def test_targets_of_the_issue_are_reported(tiny_run):
     assert s["fast_training"]["targets"][0]["goal"] == 2.0
     assert {t["name"].split(":")[0] for t in s["inference"]["targets"]} == {"encoder", "decoder"}
     assert s["startup"]["targets"][0]["direction"] == "at_most"
-    assert {row["model"] for row in s["ablation"]["rows"]} == {"vae", "ae", "vae, z = 16"}
+    assert {row["model"] for row in s["ablation"]["rows"]} == {
+        "vae", "ae", "vae, z = 16", "ae, prior: training codes' bounding box", "ae, prior: N(0, I)"}
+    profile = s["profile"]["details"]
+    assert set(profile) == {"genkit fp32", "genkit --fast (bf16)"}
+    for breakdown in profile.values():  # every millisecond of the step is somewhere, and no more than all
+        assert sum(breakdown["ms_per_step"].values()) >= 0.99 * breakdown["wall_ms_per_step"]
+        assert breakdown["ms_per_step"]["convolution backward"] > 0
     roofline = s["roofline"]["rows"][0]
     assert roofline["training MFLOP/image"] > 50  # the seed VAE: about 89 MFLOP per image
     if document["machine"]["gpu"] is None:

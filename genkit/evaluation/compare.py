@@ -11,6 +11,10 @@ from typing import Any
 # (label, path into the evaluation, lower is better, digits)
 HEADLINE: tuple[tuple[str, tuple[str, ...], bool, int], ...] = (
     ("Fréchet distance", ("generation", "frechet_distance"), True, 4),
+    ("prior gap (Fréchet distance to reconstructions)", ("generation", "frechet_distance_to_reconstructions"),
+     True, 4),
+    ("precision of samples vs reconstructions", ("generation", "precision_vs_reconstructions"), False, 3),
+    ("recall of samples vs reconstructions", ("generation", "recall_vs_reconstructions"), False, 3),
     ("reconstruction MSE", ("reconstruction", "mse", "mean"), True, 3),
     ("PSNR", ("reconstruction", "psnr", "mean"), False, 4),
     ("classifier confidence on samples", ("generation", "confidence"), False, 3),

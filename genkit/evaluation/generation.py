@@ -3,6 +3,11 @@
 A sampler that decodes blurry or out-of-distribution images from its prior (the plain autoencoder,
 whose codes do not fill the prior it samples from) scores a large Fréchet distance, a low confidence and
 a lopsided class histogram; a good one matches the real images on all three.
+
+The distance to real images mixes two causes: the decoder's blur, which reconstructions share, and
+prior samples landing where no real image is encoded. With the reconstructions' features the two are
+told apart: their distance to the real images is the decoder's floor, and the prior samples' distance,
+precision and recall against the reconstructions measure the latent space alone.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import math
 import numpy as np
 
 from genkit.evaluation.frechet import feature_frechet_distance
+from genkit.evaluation.manifold import NEIGHBOURS, precision_recall
 
 # A class counts as covered when it is the classifier's choice for at least this share of the uniform
 # share (1/K) of the generated images: 0.25 means 2.5% of them for ten classes.
@@ -35,15 +41,29 @@ def class_statistics(probabilities: np.ndarray) -> dict[str, object]:
 
 
 def generation_metrics(real_features: np.ndarray, real_probabilities: np.ndarray,
-                       fake_features: np.ndarray, fake_probabilities: np.ndarray) -> dict[str, object]:
+                       fake_features: np.ndarray, fake_probabilities: np.ndarray,
+                       reconstruction_features: np.ndarray | None = None) -> dict[str, object]:
     """Every generation metric; the real images' confidence and entropy are given as the reference."""
     real = class_statistics(real_probabilities)
     return {
         "frechet_distance": feature_frechet_distance(fake_features, real_features),
+        **_against_reconstructions(real_features, fake_features, reconstruction_features),
         "samples": int(len(fake_features)),
         "real_images": int(len(real_features)),
         **class_statistics(fake_probabilities),
         "coverage_share": COVERAGE_SHARE,
         "real_confidence": real["confidence"],
         "real_class_entropy_normalised": real["class_entropy_normalised"],
+    }
+
+
+def _against_reconstructions(real: np.ndarray, fake: np.ndarray, reconstructions: np.ndarray | None) -> dict:
+    if reconstructions is None or min(len(real), len(fake)) <= NEIGHBOURS:
+        return {}
+    against = precision_recall(reconstructions, fake)
+    return {
+        "reconstruction_frechet_distance": feature_frechet_distance(reconstructions, real),
+        "frechet_distance_to_reconstructions": feature_frechet_distance(fake, reconstructions),
+        "precision_vs_reconstructions": against["precision"],
+        "recall_vs_reconstructions": against["recall"],
     }

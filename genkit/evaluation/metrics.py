@@ -41,11 +41,13 @@ def psnr(mse: np.ndarray) -> np.ndarray:
 
 def evaluate(source: Source, data: str | None = None, split: str = "test", limit: int = 0, seed: int = 0,
              samples: int = 0, classifier: ClassifierSettings | None = None,
-             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+             log: Callable[[str], None] | None = None,
+             prior: Callable[[int, int], np.ndarray] | None = None) -> dict[str, Any]:
     """All metrics of ``source`` on ``split`` (its first ``limit`` images when > 0).
 
     ``samples`` images are decoded from the prior for the generation metrics (0: as many as the split
-    has images). ``classifier`` sets how the feature classifier is trained the first time.
+    has images). ``classifier`` sets how the feature classifier is trained the first time. ``prior``
+    (``(n, seed) -> codes``) replaces the model's own prior, to ask how another sampling rule would do.
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     dataset = open_dataset(source, data)
@@ -63,12 +65,13 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
     generator = source.noise_generator(seed)
     progress = Progress(-(-len(chosen) // BATCH_SIZE), f"evaluating {source.path.name}")
     terms: dict[str, list[np.ndarray]] = {t: [] for t in source.loss_terms}
-    mse, labels, mus, log_vars, features, probabilities = [], [], [], [], [], []
+    mse, labels, mus, log_vars, features, probabilities, recon_features = [], [], [], [], [], [], []
     for step, (x, y) in enumerate(walk(chosen, BATCH_SIZE, workers), 1):
         progress.update(step)
         params = source.encode(x)
         codes = source.codes(x, params)
-        mse.append(per_image_mse(x, source.decode(codes)))
+        x_hat = source.decode(codes)
+        mse.append(per_image_mse(x, x_hat))
         for name, values in source.per_image_terms(x, generator, params).items():
             terms[name].append(values)
         mus.append(codes)
@@ -80,6 +83,7 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
             f, p = judge.features_and_probabilities(x)
             features.append(f)
             probabilities.append(p)
+            recon_features.append(judge.features_and_probabilities(x_hat)[0])
     progress.close()
     per_image = {name: np.concatenate(parts) for name, parts in terms.items()}
     mse_all = np.concatenate(mse)
@@ -99,9 +103,9 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
     if judge is None:
         result["generation"] = {"frechet_distance": None, "samples": count, "note": judge_note}
     else:
-        fake_f, fake_p = _generated_features(source, judge, count, seed)
+        fake_f, fake_p = _generated_features(source, judge, count, seed, prior or source.draw_prior)
         result["generation"] = generation_metrics(np.concatenate(features), np.concatenate(probabilities),
-                                                  fake_f, fake_p)
+                                                  fake_f, fake_p, np.concatenate(recon_features))
         result["generation"]["note"] = None
     result["classifier"] = _classifier_summary(judge, judge_note)
     _check_finite(result)
@@ -125,8 +129,8 @@ def _classifier_summary(judge, note: str | None) -> dict[str, Any]:
             "train_images": info["train_images"], "epochs": info["epochs"], "note": None}
 
 
-def _generated_features(source: Source, judge, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    z = source.draw_prior(count, seed)
+def _generated_features(source: Source, judge, count: int, seed: int, prior) -> tuple[np.ndarray, np.ndarray]:
+    z = prior(count, seed)
     features, probabilities = [], []
     for start in range(0, count, BATCH_SIZE):
         f, p = judge.features_and_probabilities(source.decode(z[start:start + BATCH_SIZE]))

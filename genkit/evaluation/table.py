@@ -55,6 +55,7 @@ def format_table(result: dict[str, Any]) -> str:
         lines += _rows([
             ("Fréchet distance", f"{_num(g['frechet_distance'])}  ({g['samples']} samples vs {g['real_images']} "
                                  f"real images, classifier features)"),
+            *_against_reconstructions(g),
             ("confidence", f"{_num(g['confidence'], 3)}  (real images: {_num(g['real_confidence'], 3)})"),
             ("class coverage", f"{covered} of {classes} classes (each the classifier's choice for ≥ "
                                f"{g['coverage_share'] / classes:.1%} of the samples)"),
@@ -74,3 +75,15 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"  {name:<{width}}  {row['images']:>6}  " +
                          "  ".join(f"{_num(row[t]['mean']):>14}" for t in terms))
     return "\n".join(lines)
+
+
+def _against_reconstructions(g: dict) -> list[tuple[str, str]]:
+    """The prior's own share of the distance: samples against what the decoder makes of real codes."""
+    if g.get("frechet_distance_to_reconstructions") is None:
+        return []
+    return [("  reconstructions", f"{_num(g['reconstruction_frechet_distance'])}  (decoded test codes vs real "
+                                  f"images: the decoder's floor)"),
+            ("  prior gap", f"{_num(g['frechet_distance_to_reconstructions'])}  (prior samples vs reconstructions)"),
+            ("precision, recall", f"{_num(g['precision_vs_reconstructions'], 3)}, "
+                                  f"{_num(g['recall_vs_reconstructions'], 3)}  (prior samples on the "
+                                  f"reconstructions' feature manifold, k=3)")]

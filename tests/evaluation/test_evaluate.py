@@ -15,7 +15,8 @@ from .conftest import SMALL_CLASSIFIER, invoke
 TOP_KEYS = {"source", "data", "seed", "loss", "loss_per_class", "reconstruction", "latent", "generation", "classifier"}
 GENERATION_KEYS = {"frechet_distance", "samples", "real_images", "confidence", "class_coverage", "class_entropy",
                    "class_entropy_normalised", "class_histogram", "coverage_share", "real_confidence",
-                   "real_class_entropy_normalised", "note"}
+                   "real_class_entropy_normalised", "note", "reconstruction_frechet_distance",
+                   "frechet_distance_to_reconstructions", "precision_vs_reconstructions", "recall_vs_reconstructions"}
 LATENT_KEYS = {"z_dim", "kl_per_dim", "kl_per_dim_mean", "active_dims", "active_threshold", "code_variance", "note"}
 
 
@@ -54,6 +55,9 @@ def test_evaluate_json_has_every_key_and_finite_numbers(vae_result):
     assert 0 <= result["latent"]["active_dims"] <= result["latent"]["z_dim"] == 2
     assert len(result["latent"]["kl_per_dim"]) == 2
     assert result["generation"]["frechet_distance"] > 0
+    assert result["generation"]["frechet_distance_to_reconstructions"] > 0
+    assert 0 <= result["generation"]["precision_vs_reconstructions"] <= 1
+    assert 0 <= result["generation"]["recall_vs_reconstructions"] <= 1
     assert 0 < result["generation"]["confidence"] <= 1 and 0 <= result["generation"]["class_coverage"] <= 1
     assert sum(result["generation"]["class_histogram"]) == result["generation"]["samples"] == 128
     assert 0 <= result["classifier"]["accuracy"] <= 1

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from genkit.evaluation.frechet import feature_frechet_distance, frechet_distance
+from genkit.evaluation.manifold import precision_recall
 from genkit.evaluation.normal import normal_cdf, normal_ppf
 
 
@@ -53,3 +54,32 @@ def test_inverse_normal_inverts_the_cdf_to_double_precision():
     assert np.allclose(normal_cdf(x), p, rtol=1e-12, atol=1e-16)
     assert normal_cdf(1.96) == pytest.approx(0.9750021048517795, rel=1e-14)
     assert normal_ppf(0.0) == -np.inf and normal_ppf(1.0) == np.inf and np.isnan(normal_ppf(1.5))
+
+
+def test_precision_and_recall_are_one_for_the_same_set_and_zero_for_a_distant_one():
+    rng = np.random.default_rng(2)
+    reference = rng.normal(size=(300, 8))
+    assert precision_recall(reference, reference.copy()) == {"precision": 1.0, "recall": 1.0}
+    far = precision_recall(reference, reference + 100.0)
+    assert far == {"precision": 0.0, "recall": 0.0}
+
+
+def test_a_collapsed_generator_keeps_precision_and_loses_recall():
+    # Samples from one corner of the reference cloud are plausible (inside it) but cover little of it.
+    rng = np.random.default_rng(3)
+    reference = rng.normal(size=(2000, 2))
+    corner = reference[(reference[:, 0] > 1.0) & (reference[:, 1] > 1.0)]
+    scores = precision_recall(reference, corner + rng.normal(scale=0.01, size=corner.shape))
+    assert scores["precision"] > 0.95
+    assert scores["recall"] < 0.2
+
+
+def test_samples_in_the_holes_between_clusters_lose_precision():
+    # The plain autoencoder's failure: codes in separated clusters, prior samples between them.
+    rng = np.random.default_rng(4)
+    centres = np.array([[-6.0, 0.0], [6.0, 0.0]])
+    reference = np.concatenate([c + rng.normal(scale=0.5, size=(500, 2)) for c in centres])
+    between = rng.normal(scale=[1.0, 0.5], size=(1000, 2))  # centred on the gap
+    on_clusters = np.concatenate([c + rng.normal(scale=0.5, size=(500, 2)) for c in centres])
+    assert precision_recall(reference, between)["precision"] < 0.1
+    assert precision_recall(reference, on_clusters)["precision"] > 0.9
