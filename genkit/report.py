@@ -128,7 +128,8 @@ def page(results: list[dict[str, Any]], figures: list[dict[str, dict[str, str]]]
 
 
 def build_report(paths: list[str], out_dir: str | None = None, *, data: str | None = None, limit: int = 0,
-                 seed: int = 0, classifier=None, log: Callable[[str], None] | None = None) -> Path:
+                 seed: int = 0, classifier=None, log: Callable[[str], None] | None = None,
+                 prior: str = "model") -> Path:
     """Evaluate and draw one or two sources and write ``out_dir/report.html`` (default: FIRST/report/)."""
     from genkit.evaluation.compare import names
     from genkit.evaluation.metrics import evaluate
@@ -139,7 +140,8 @@ def build_report(paths: list[str], out_dir: str | None = None, *, data: str | No
     results, figures = [], []
     for source in sources:
         log(f"evaluating {source.path}")
-        results.append(evaluate(source, data=data, limit=limit, seed=seed, classifier=classifier, log=log))
+        results.append(evaluate(source, data=data, limit=limit, seed=seed, classifier=classifier, log=log,
+                                prior=prior))
         figures.append(render_figures(source, data, seed, log))
     labels = list(names(*results)) if len(results) == 2 else [results[0]["source"]["recipe"]]
     target = Path(out_dir) if out_dir else Path(paths[0]) / "report"

@@ -7,8 +7,9 @@ model's prior, split into the decoder's floor (its reconstructions against the r
 prior's own gap (its samples against those reconstructions, with precision on their manifold).
 
 The AE generates from a diagonal Gaussian fitted to its training codes. Two more AE rows decode the
-same trained AE under the sampling rules that fitting replaces: the bounding box of the training codes
-(the book's) and N(0, I). They show what the VAE's prior is compared against.
+same trained AE under the sampling rules that fitting replaces (``genkit evaluate --prior``): the
+bounding box of the training codes (the book's) and N(0, I). They show what the VAE's prior is
+compared against.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..result import Result
 NAME = "ablation"
 TITLE = "Ablation: vae against ae, latent size 2 against 16"
 MODELS = (("vae", "vae", 2), ("ae", "ae", 2), ("vae, z = 16", "vae", 16))
+NAIVE_PRIORS = ("code-box", "standard-normal")  # ``genkit evaluate --prior``: the rules the AE's fit replaces
 
 
 def train(ctx: Context, label: str, recipe: str, z_dim: int):
@@ -66,14 +68,14 @@ def run(ctx: Context) -> Result:
         details[label] = {"generation": generation, "loss": loss, "reconstruction": report["reconstruction"],
                           "classifier": report["classifier"]}
         if recipe == "ae":
-            for rule, prior in naive_priors(ctx, run_dir).items():
+            for rule in NAIVE_PRIORS:
                 other = evaluate(open_source(run_dir), limit=test_limit, seed=0, samples=s.ablation_samples,
-                                 classifier=classifier, log=lambda line: None, prior=prior)["generation"]
-                rows.append({**rows[-1], "model": f"ae, {rule}", "Fréchet distance": other["frechet_distance"],
+                                 classifier=classifier, log=lambda line: None, prior=rule)["generation"]
+                rows.append({**rows[-1], "model": f"ae, --prior {rule}", "Fréchet distance": other["frechet_distance"],
                              "prior gap": other.get("frechet_distance_to_reconstructions"),
                              "precision": other.get("precision_vs_reconstructions"),
                              "confidence": other["confidence"], "class coverage": other["class_coverage"]})
-                details[f"ae, {rule}"] = {"generation": other}
+                details[f"ae, --prior {rule}"] = {"generation": other}
     images = "all" if not s.ablation_limit else s.ablation_limit
     return Result(rows=rows, details=details,
                   notes=[f"{s.ablation_epochs} epoch(s) on {images} training images each, recipe defaults; "
@@ -83,21 +85,3 @@ def run(ctx: Context) -> Result:
                          "prior gap: Fréchet distance of prior samples to the model's own reconstructions of the test "
                          "images; precision: share of prior samples on the reconstructions' feature manifold (k=3)"])
 
-
-def naive_priors(ctx: Context, run_dir) -> dict:
-    """Sampling rules for a trained AE other than its fitted Gaussian: ``(n, seed) -> codes``."""
-    import numpy as np
-
-    from genkit.evaluation import open_source
-
-    source = open_source(run_dir)
-    images = ctx.dataset().split("train").images[:20000].numpy()
-    codes = np.concatenate([source.codes(images[i:i + 500], source.encode(images[i:i + 500]))
-                            for i in range(0, len(images), 500)])
-    low, high = codes.min(axis=0), codes.max(axis=0)
-    return {
-        "prior: training codes' bounding box": lambda n, seed: np.random.default_rng(seed).uniform(
-            low, high, size=(n, codes.shape[1])).astype(np.float32),
-        "prior: N(0, I)": lambda n, seed: np.random.default_rng(seed).standard_normal(
-            (n, codes.shape[1])).astype(np.float32),
-    }

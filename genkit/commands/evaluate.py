@@ -14,6 +14,15 @@ def classifier_options(function):
                         help="Train the feature classifier on the first N training images (0: all).")(function)
 
 
+def prior_option(function):
+    """The sampling rule of the generation metrics; shared by evaluate and report."""
+    from genkit.evaluation.priors import PRIORS
+
+    return click.option("--prior", type=click.Choice(PRIORS), default="model", show_default=True,
+                        help="Where generated images' codes come from: the model's own prior, N(0, I), or "
+                             "uniform over the training codes' bounding box (the book's AE sampling).")(function)
+
+
 @click.command("evaluate")
 @click.argument("source", metavar="SOURCE", type=click.Path(file_okay=False))
 @click.option("--data", help="Dataset (default: the one the model was trained on).")
@@ -23,16 +32,19 @@ def classifier_options(function):
               help="Images decoded from the prior for the generation metrics (0: as many as evaluated).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise and the prior draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@prior_option
 @classifier_options
-def evaluate_command(source, data, split, limit, samples, seed, as_json, classifier_epochs, classifier_limit):
+def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, classifier_epochs, classifier_limit):
     """Evaluate SOURCE (a run folder or an ONNX export folder) on a dataset split.
 
     \b
     Reports every loss term (mean and std over images, and per class), the reconstruction MSE and PSNR,
     for Gaussian samplers the KL per latent dimension and the active dimensions, and the generation
     quality: the Fréchet distance between classifier features of images decoded from the prior and of
-    real images, with the classifier's confidence and class coverage. The classifier is trained on the
-    dataset the first time (progress on stderr) and cached in ~/.cache/genkit/classifiers/.
+    real images, split into the decoder's floor (reconstructions against real images) and the prior's
+    own gap (samples against reconstructions, with precision and recall on their manifold), and the
+    classifier's confidence and class coverage. The classifier is trained on the dataset the first
+    time (progress on stderr) and cached in ~/.cache/genkit/classifiers/.
     """
     import json
 
@@ -46,5 +58,5 @@ def evaluate_command(source, data, split, limit, samples, seed, as_json, classif
     settings = ClassifierSettings(epochs=classifier_epochs, limit=classifier_limit)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     result = evaluate(open_source(source), data=data, split=split, limit=limit, seed=seed, samples=samples,
-                      classifier=settings, log=log)
+                      classifier=settings, log=log, prior=prior)
     click.echo(json.dumps(result, indent=2) if as_json else format_table(result))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from genkit.commands.evaluate import classifier_options
+from genkit.commands.evaluate import classifier_options, prior_option
 
 
 @click.command("report")
@@ -14,8 +14,9 @@ from genkit.commands.evaluate import classifier_options
 @click.option("--data", help="Dataset (default: the one each model was trained on).")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="Evaluate on the first N test images (0: all).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise and the prior draws.")
+@prior_option
 @classifier_options
-def report_command(source, source_b, out, data, limit, seed, classifier_epochs, classifier_limit):
+def report_command(source, source_b, out, data, limit, seed, prior, classifier_epochs, classifier_limit):
     """Write OUT/report.html: metrics and every applicable figure of SOURCE, self-contained.
 
     With SOURCE_B the two models stand side by side (the ablation view, e.g. `genkit report runs/vae
@@ -28,6 +29,6 @@ def report_command(source, source_b, out, data, limit, seed, classifier_epochs, 
         raise click.BadParameter("evaluation needs at least two images", param_hint="'--limit'")
     paths = [source] + ([source_b] if source_b else [])
     settings = ClassifierSettings(epochs=classifier_epochs, limit=classifier_limit)
-    path = build_report(paths, out, data=data, limit=limit, seed=seed, classifier=settings,
+    path = build_report(paths, out, data=data, limit=limit, seed=seed, classifier=settings, prior=prior,
                         log=lambda line: click.echo(line, err=True))
     click.echo(str(path))

@@ -20,6 +20,7 @@ from genkit.evaluation.classifier import ClassifierSettings
 from genkit.evaluation.data import BATCH_SIZE, class_names, dataset_name, open_dataset, walk
 from genkit.evaluation.generation import generation_metrics
 from genkit.evaluation.latent import latent_statistics
+from genkit.evaluation.priors import PRIORS, prior_rule
 from genkit.evaluation.source import Source
 
 PSNR_FLOOR_MSE = 1e-10  # a perfect reconstruction would have infinite PSNR; cap it at 100 dB
@@ -41,15 +42,16 @@ def psnr(mse: np.ndarray) -> np.ndarray:
 
 def evaluate(source: Source, data: str | None = None, split: str = "test", limit: int = 0, seed: int = 0,
              samples: int = 0, classifier: ClassifierSettings | None = None,
-             log: Callable[[str], None] | None = None,
-             prior: Callable[[int, int], np.ndarray] | None = None) -> dict[str, Any]:
+             log: Callable[[str], None] | None = None, prior: str = "model") -> dict[str, Any]:
     """All metrics of ``source`` on ``split`` (its first ``limit`` images when > 0).
 
     ``samples`` images are decoded from the prior for the generation metrics (0: as many as the split
     has images). ``classifier`` sets how the feature classifier is trained the first time. ``prior``
-    (``(n, seed) -> codes``) replaces the model's own prior, to ask how another sampling rule would do.
+    names the sampling rule of the generation metrics (``genkit.evaluation.priors``).
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    if prior not in PRIORS:
+        raise GenkitError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
     dataset = open_dataset(source, data)
     chosen = dataset.split(split)
     if limit:
@@ -103,10 +105,11 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
     if judge is None:
         result["generation"] = {"frechet_distance": None, "samples": count, "note": judge_note}
     else:
-        fake_f, fake_p = _generated_features(source, judge, count, seed, prior or source.draw_prior)
+        fake_f, fake_p = _generated_features(source, judge, count, seed, prior_rule(prior, source, dataset, workers))
         result["generation"] = generation_metrics(np.concatenate(features), np.concatenate(probabilities),
                                                   fake_f, fake_p, np.concatenate(recon_features))
         result["generation"]["note"] = None
+    result["generation"]["prior"] = prior
     result["classifier"] = _classifier_summary(judge, judge_note)
     _check_finite(result)
     return result

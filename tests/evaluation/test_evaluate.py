@@ -16,7 +16,8 @@ TOP_KEYS = {"source", "data", "seed", "loss", "loss_per_class", "reconstruction"
 GENERATION_KEYS = {"frechet_distance", "samples", "real_images", "confidence", "class_coverage", "class_entropy",
                    "class_entropy_normalised", "class_histogram", "coverage_share", "real_confidence",
                    "real_class_entropy_normalised", "note", "reconstruction_frechet_distance",
-                   "frechet_distance_to_reconstructions", "precision_vs_reconstructions", "recall_vs_reconstructions"}
+                   "frechet_distance_to_reconstructions", "precision_vs_reconstructions", "recall_vs_reconstructions",
+                   "prior"}
 LATENT_KEYS = {"z_dim", "kl_per_dim", "kl_per_dim_mean", "active_dims", "active_threshold", "code_variance", "note"}
 
 
@@ -83,6 +84,29 @@ def test_autoencoder_has_no_kl_but_generation_metrics(ae_source):
     assert math.isfinite(result["generation"]["frechet_distance"])
 
 
+def test_naive_priors_replace_the_models_prior(ae_source):
+    from genkit.evaluation.priors import code_box, prior_rule
+
+    results = {prior: evaluate(ae_source, limit=64, classifier=SMALL_CLASSIFIER, log=lambda line: None, prior=prior)
+               for prior in ("model", "code-box", "standard-normal")}
+    assert {name: r["generation"]["prior"] for name, r in results.items()} == {n: n for n in results}
+    distances = {r["generation"]["frechet_distance"] for r in results.values()}
+    assert len(distances) == 3  # three different sets of generated images
+    assert results["model"]["loss"] == results["code-box"]["loss"]  # only the generation metrics change
+
+    from genkit.evaluation.data import open_dataset, take
+
+    dataset = open_dataset(ae_source)
+    low, high = code_box(ae_source, dataset)
+    images, _ = take(dataset.split("train"), 64)
+    codes = ae_source.codes(images, ae_source.encode(images))
+    assert (codes >= low).all() and (codes <= high).all() and (high > low).all()
+    drawn = prior_rule("code-box", ae_source, dataset)(500, 0)
+    assert drawn.shape == (500, ae_source.z_dim) and (drawn >= low).all() and (drawn <= high).all()
+    normal = prior_rule("standard-normal", ae_source, dataset)(4000, 1)
+    assert abs(normal.mean()) < 0.05 and abs(normal.std() - 1) < 0.05
+
+
 def test_the_same_seed_gives_the_same_numbers(vae_source):
     a = evaluate(vae_source, limit=32, seed=3, classifier=SMALL_CLASSIFIER, log=lambda line: None)
     b = evaluate(vae_source, limit=32, seed=3, classifier=SMALL_CLASSIFIER, log=lambda line: None)
@@ -106,7 +130,7 @@ def test_the_classifier_is_trained_once_and_then_reused(vae_run, vae_result):
 def test_bad_options_are_one_line_errors(vae_run, tmp_path):
     for args, needle in ((["--limit", "1"], "--limit"), (["--limit", "-3"], "--limit"),
                          (["--split", "nope"], "split"), (["--data", "no-such-data"], "no-such-data"),
-                         (["--classifier-epochs", "0"], "--classifier-epochs")):
+                         (["--classifier-epochs", "0"], "--classifier-epochs"), (["--prior", "uniform"], "--prior")):
         code, output = invoke("evaluate", vae_run, *args)
         assert code != 0 and needle in output and "Traceback" not in output, (args, output)
     code, output = invoke("evaluate", tmp_path)
