@@ -45,8 +45,9 @@ RESUMABLE = {("training", "epochs"), ("training", "device"), ("data", "workers")
 @click.option("--max-restarts", type=click.IntRange(min=0), default=0, show_default=True,
               help="With --nproc: restart failed workers up to N times; they resume from the last checkpoint.")
 @click.option("--fast", is_flag=True,
-              help="The fastest measured configuration: bf16 autocast, channels-last, fused Adam (for CPUs with "
-                   "AVX512_BF16 or AMX, and GPUs); --set and --precision still override it.")
+              help="The fastest measured CPU configuration: bf16 autocast, channels-last, fused Adam (for CPUs "
+                   "with AVX512_BF16 or AMX; on an H100 the small vae measured faster in fp32); --set and "
+                   "--precision still override it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train_command(ctx, recipe, config_file, overrides, resume_dir, out, quiet, nproc, max_restarts, fast,
