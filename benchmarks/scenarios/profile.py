@@ -23,16 +23,18 @@ from .fast_training import preset_overrides
 NAME = "profile"
 TITLE = "Where a training step's time goes (batch 32, per operator kind)"
 
-# First match wins, so the backward names come before the forward ones they contain.
+# First match wins, so the backward names come before the forward ones they contain. A needle ending
+# in "$" matches the whole name only ("aten::t" is a transpose; "aten::to" is a cast).
 BUCKETS = (
     ("convolution backward", ("convolution_backward",)),
     ("convolution forward", ("convolution", "conv2d", "conv_transpose")),
-    ("linear layers", ("addmm", "aten::mm", "aten::linear", "aten::t")),
+    ("linear layers", ("addmm", "aten::mm", "aten::linear", "aten::t$")),
     ("optimizer (Adam)", ("adam", "_foreach", "zero_", "optimizer")),
-    ("dtype casts and copies", ("_to_copy", "aten::copy_", "aten::to", "clone", "contiguous", "empty_like")),
+    ("dtype casts and copies", ("_to_copy", "aten::copy_", "aten::to$", "clone", "contiguous", "empty_like")),
     ("normalisation and activations", ("batch_norm", "leaky_relu", "dropout", "sigmoid", "threshold")),
-    ("loss and sampling", ("mse", "aten::exp", "aten::mul", "aten::add", "aten::sub", "aten::sum", "aten::mean",
-                           "aten::pow", "randn", "normal_", "aten::div", "aten::neg")),
+    ("element-wise arithmetic (loss, sampling, bias)", (
+        "mse", "aten::exp", "aten::mul", "aten::add", "aten::sub", "aten::sum", "aten::mean", "aten::pow", "randn",
+        "normal_", "aten::div", "aten::neg")),
 )
 PROFILED_STEPS = 40
 OTHER = "other operators"
@@ -42,7 +44,7 @@ PYTHON = "Python and autograd bookkeeping (no operator)"
 def bucket(name: str) -> str:
     lowered = name.lower()
     for label, needles in BUCKETS:
-        if any(needle in lowered for needle in needles):
+        if any(lowered == needle[:-1] if needle.endswith("$") else needle in lowered for needle in needles):
             return label
     return OTHER
 
