@@ -46,7 +46,9 @@ def format_table(result: dict[str, Any]) -> str:
                         ("active dimensions", f"{lat['active_dims']} of {lat['z_dim']} "
                                               f"(Cov_x E[z|x] > {lat['active_threshold']})")])
     g, c = result["generation"], result["classifier"]
-    lines += ["", "Generation (images decoded from the prior)"]
+    prior = g.get("prior", "model")
+    lines += ["", "Generation (images decoded from the model's prior)" if prior == "model" else
+              f"Generation (images decoded from codes drawn by --prior {prior})"]
     if g["frechet_distance"] is None:
         lines += [f"  {g['note']}"]
     else:
