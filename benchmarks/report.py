@@ -56,7 +56,12 @@ def markdown(document: dict[str, Any]) -> str:
              f"{m.get('load_average')}", ""]
     summary = targets_table(document)
     if summary:
-        lines += ["## Targets", "", *summary, ""]
+        lines += ["## Targets", ""]
+        if document.get("mode") != "full":
+            # Few rounds of small windows: a smoke test of the suite, not a measurement to judge by.
+            lines += [f"*{document.get('mode')} mode: a few short rounds each; the verdicts come from a full run "
+                      "(`python -m benchmarks`).*", ""]
+        lines += [*summary, ""]
     for name, scenario in document["scenarios"].items():
         lines += [f"## {scenario.get('title', name)} (`{name}`)", ""]
         if scenario["status"] != "ok":
