@@ -58,14 +58,23 @@ def npz_dataset(argument: str | None, input_shape: Sequence[int] | None) -> Imag
 def _read(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataError(f"npz file {path} does not exist")
+    # np.load reads anything that is neither a zip nor a .npy file as a pickle, and refusing that
+    # (allow_pickle=False) blames "pickled data" for what is just the wrong kind of file.
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not a complete .npz archive (a zip of .npy arrays, as np.savez writes); "
+                        f"point npz: at one, or use folder: for a directory of images")
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise DataError(f"{path} is not an .npz archive (np.savez writes one)")
         with archive:
-            return {name: archive[name] for name in archive.files}
+            arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"cannot read npz file {path}: {exc}") from exc
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # NpzFile hands back raw bytes for a member that is no .npy
+            raise DataError(f"cannot read npz file {path}: its member {name!r} is not a .npy array")
+    return arrays
 
 
 def to_nchw(path: Path, name: str, x: np.ndarray, input_shape: Sequence[int] | None) -> np.ndarray:

@@ -54,9 +54,16 @@ def _(w):
     return w.train("--data", f"npz:{w.root / 'absent.npz'}")
 
 
-@case("npz-not-an-archive", r"cannot read npz file .*text\.npz")
+@case("npz-not-an-archive", r"text\.npz is not a complete \.npz archive \(a zip of \.npy arrays")
 def _(w):
     return w.train("--data", f"npz:{w.write('text.npz', 'just some text')}")
+
+
+@case("npz-truncated", r"cut\.npz is not a complete \.npz archive")
+def _(w):
+    np.savez(w.root / "whole.npz", x=np.zeros((20, 28, 28), np.uint8))
+    data = (w.root / "whole.npz").read_bytes()
+    return w.train("--data", f"npz:{w.write('cut.npz', data[:len(data) // 2])}")
 
 
 @case("npz-float-range", r"x holds floats in \[0, 255\]; expected uint8")

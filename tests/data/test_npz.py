@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -75,8 +77,12 @@ def test_missing_or_unreadable_file(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_dataset(f"npz:{tmp_path / 'none.npz'}", (1, 4, 4))
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken zip")
-    with pytest.raises(DataError, match="cannot read npz file"):
+    with pytest.raises(DataError, match="not a complete .npz archive"):
         load_dataset(f"npz:{tmp_path / 'bad.npz'}", (1, 4, 4))
     np.save(tmp_path / "plain.npy", np.zeros((2, 4, 4), np.uint8))
-    with pytest.raises(DataError, match="not an .npz archive"):
+    with pytest.raises(DataError, match="not a complete .npz archive"):
         load_dataset(f"npz:{tmp_path / 'plain.npy'}", (1, 4, 4))
+    with zipfile.ZipFile(tmp_path / "garbage.npz", "w") as archive:  # a whole zip whose member is no array
+        archive.writestr("x.npy", b"not an array")
+    with pytest.raises(DataError, match="cannot read npz file"):
+        load_dataset(f"npz:{tmp_path / 'garbage.npz'}", (1, 4, 4))
