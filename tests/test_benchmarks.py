@@ -61,7 +61,7 @@ def test_targets_of_the_issue_are_reported(tiny_run):
     assert {t["name"].split(":")[0] for t in s["inference"]["targets"]} == {"encoder", "decoder"}
     assert s["startup"]["targets"][0]["direction"] == "at_most"
     assert {row["model"] for row in s["ablation"]["rows"]} == {
-        "vae", "ae", "vae, z = 16", "ae, --prior code-box", "ae, --prior standard-normal"}
+        "vae", "ae", "vae, z = 16", "ae, z = 16", "ae, --prior code-box", "ae, --prior standard-normal"}
     profile = s["profile"]["details"]
     assert set(profile) == {"genkit fp32", "genkit --fast (bf16)"}
     for breakdown in profile.values():  # every millisecond of the step is somewhere, and no more than all

@@ -1,4 +1,4 @@
-"""Ablation: the VAE against its autoencoder ablation, and a 2-d against a 16-d latent space.
+"""Ablation: the VAE against its autoencoder ablation, each with a 2-d and a 16-d latent space.
 
 Each model trains the same epochs on the same data with the recipe's own settings, then
 ``genkit.evaluation.evaluate`` scores it on the test split: loss terms, reconstruction error, and the
@@ -19,8 +19,10 @@ from ..data import SlicedData
 from ..result import Result
 
 NAME = "ablation"
-TITLE = "Ablation: vae against ae, latent size 2 against 16"
-MODELS = (("vae", "vae", 2), ("ae", "ae", 2), ("vae, z = 16", "vae", 16))
+TITLE = "Ablation: vae against ae, at latent sizes 2 and 16"
+# The AE at z = 16 too: a diagonal Gaussian fitted to 2-d codes covers them well, while in 16 dimensions
+# it misses how the codes correlate, which is where the VAE's prior earns its keep.
+MODELS = (("vae", "vae", 2), ("ae", "ae", 2), ("vae, z = 16", "vae", 16), ("ae, z = 16", "ae", 16))
 NAIVE_PRIORS = ("code-box", "standard-normal")  # ``genkit evaluate --prior``: the rules the AE's fit replaces
 
 
@@ -67,7 +69,7 @@ def run(ctx: Context) -> Result:
                      "train img/s": last.get("images_per_second")})
         details[label] = {"generation": generation, "loss": loss, "reconstruction": report["reconstruction"],
                           "classifier": report["classifier"]}
-        if recipe == "ae":
+        if recipe == "ae" and z_dim == 2:
             for rule in NAIVE_PRIORS:
                 other = evaluate(open_source(run_dir), limit=test_limit, seed=0, samples=s.ablation_samples,
                                  classifier=classifier, log=lambda line: None, prior=rule)["generation"]
