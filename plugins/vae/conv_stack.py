@@ -1,16 +1,19 @@
 """What the encoder's and the decoder's conv stacks share: per-layer settings and the block after a conv.
 
 Both stacks are described, as in the book's Keras code, by three parallel per-layer lists (filters,
-kernels, strides) plus switches for batch normalisation and dropout.
+kernels, strides) plus switches for batch normalisation and dropout: ``ConvStackSettings``, which the
+encoder uses as it is and the decoder with its own defaults.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from typing import Any
 
 from torch import nn
 
+from genkit.config import field
 from genkit.errors import ConfigError
 
 from .keras_compat import KERAS_BATCH_NORM
@@ -37,6 +40,21 @@ def check_layer_lists(values: dict[str, Any], section: str) -> None:
     for name in LAYER_LISTS:
         if any(v <= 0 for v in values[name]):
             raise ConfigError(f"{section}.{name} must contain only positive integers; got {values[name]!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvStackSettings:
+    """One filters/kernels/strides entry per layer, and the block after each convolution."""
+
+    filters: list[int] = field([32, 64, 64, 64], "output channels of each layer", positive_items=True)
+    kernels: list[int] = field([3, 3, 3, 3], "kernel size of each layer", positive_items=True)
+    strides: list[int] = field([1, 2, 2, 1], "stride of each layer (the decoder's: its upsampling factor)",
+                               positive_items=True)
+    batch_norm: bool = field(False, "BatchNorm2d after each convolution")
+    dropout: bool = field(False, f"Dropout({DROPOUT_RATE}) after each activation")
+    leaky_relu_slope: float = field(0.3, "negative slope of the LeakyReLU activations (Keras' 0.3)", min=0.0)
+
+    check = staticmethod(check_layer_lists)
 
 
 def post_conv_layers(index: int, channels: int, batch_norm: bool, dropout: bool,

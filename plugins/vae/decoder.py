@@ -12,7 +12,7 @@ from torch import nn
 from genkit.components import Decoder, ModelSpec
 from genkit.config import field
 
-from .conv_stack import DROPOUT_RATE, check_layer_lists, post_conv_layers
+from .conv_stack import ConvStackSettings, check_layer_lists, post_conv_layers
 from .keras_compat import CropEnd2d, init_like_keras_, same_transposed_padding
 from .transposed_conv import ConvTranspose2dBiasAfter
 
@@ -26,17 +26,10 @@ class TransposedConvDecoder(Decoder):
     """
 
     @dataclasses.dataclass(frozen=True)
-    class Settings:
-        filters: list[int] = field([64, 64, 32, 1], "output channels of each ConvTranspose2d layer; "
-                                   "the last one must equal the image channels", positive_items=True)
-        kernels: list[int] = field([3, 3, 3, 3], "kernel size of each ConvTranspose2d layer", positive_items=True)
-        strides: list[int] = field([1, 2, 2, 1], "stride (upsampling factor) of each ConvTranspose2d layer",
-                                   positive_items=True)
+    class Settings(ConvStackSettings):
+        filters: list[int] = field([64, 64, 32, 1], "output channels of each layer; the last one must equal "
+                                   "the image channels", positive_items=True)
         batch_norm: bool = field(False, "BatchNorm2d after each transposed convolution but the last")
-        dropout: bool = field(False, f"Dropout({DROPOUT_RATE}) after each activation")
-        leaky_relu_slope: float = field(0.3, "negative slope of the LeakyReLU activations (Keras' 0.3)", min=0.0)
-
-        check = staticmethod(check_layer_lists)
 
     def __init__(self, spec: ModelSpec, **settings):
         super().__init__(spec, **settings)

@@ -10,9 +10,8 @@ import torch
 from torch import nn
 
 from genkit.components import Encoder, ModelSpec
-from genkit.config import field
 
-from .conv_stack import DROPOUT_RATE, check_layer_lists, post_conv_layers
+from .conv_stack import ConvStackSettings, check_layer_lists, post_conv_layers
 from .keras_compat import init_like_keras_, same_conv_output, same_conv_padding
 
 
@@ -23,16 +22,7 @@ class ConvEncoder(Encoder):
     for a deterministic one, so the same encoder serves the VAE and its autoencoder ablation.
     """
 
-    @dataclasses.dataclass(frozen=True)
-    class Settings:
-        filters: list[int] = field([32, 64, 64, 64], "output channels of each Conv2d layer", positive_items=True)
-        kernels: list[int] = field([3, 3, 3, 3], "kernel size of each Conv2d layer", positive_items=True)
-        strides: list[int] = field([1, 2, 2, 1], "stride of each Conv2d layer", positive_items=True)
-        batch_norm: bool = field(False, "BatchNorm2d after each convolution")
-        dropout: bool = field(False, f"Dropout({DROPOUT_RATE}) after each activation")
-        leaky_relu_slope: float = field(0.3, "negative slope of the LeakyReLU activations (Keras' 0.3)", min=0.0)
-
-        check = staticmethod(check_layer_lists)
+    Settings = ConvStackSettings
 
     def __init__(self, spec: ModelSpec, **settings):
         super().__init__(spec, **settings)
