@@ -50,33 +50,28 @@ def run(ctx: Context) -> Result:
     classifier = ClassifierSettings() if s.mode == "full" else ClassifierSettings(epochs=1, limit=2048)
     test_limit = 0 if s.mode == "full" else s.ablation_samples
     rows, details = [], {}
+
+    def score(run_dir, prior: str = "model"):
+        return evaluate(open_source(run_dir), limit=test_limit, seed=0, samples=s.ablation_samples,
+                        classifier=classifier, log=lambda line: None, prior=prior)
+
     for label, recipe, z_dim in MODELS:
         ctx.log(f"  ablation: training {label}")
         run_dir, last = train(ctx, label, recipe, z_dim)
-        report = evaluate(open_source(run_dir), limit=test_limit, seed=0, samples=s.ablation_samples,
-                          classifier=classifier, log=lambda line: None)
+        report = score(run_dir)
         loss = report["loss"]
-        generation = report["generation"]
         rows.append({"model": label, "z": z_dim, "epochs": s.ablation_epochs,
                      "test loss": loss["loss"]["mean"],
                      "reconstruction MSE": report["reconstruction"]["mse"]["mean"],
                      "KL": loss["kl"]["mean"] if "kl" in loss else None,
-                     "Fréchet distance": generation.get("frechet_distance"),
-                     "prior gap": generation.get("frechet_distance_to_reconstructions"),
-                     "precision": generation.get("precision_vs_reconstructions"),
-                     "confidence": generation.get("confidence"),
-                     "class coverage": generation.get("class_coverage"),
+                     **generation_columns(report["generation"]),
                      "train img/s": last.get("images_per_second")})
-        details[label] = {"generation": generation, "loss": loss, "reconstruction": report["reconstruction"],
-                          "classifier": report["classifier"]}
+        details[label] = {"generation": report["generation"], "loss": loss,
+                          "reconstruction": report["reconstruction"], "classifier": report["classifier"]}
         if recipe == "ae" and z_dim == 2:
             for rule in NAIVE_PRIORS:
-                other = evaluate(open_source(run_dir), limit=test_limit, seed=0, samples=s.ablation_samples,
-                                 classifier=classifier, log=lambda line: None, prior=rule)["generation"]
-                rows.append({**rows[-1], "model": f"ae, --prior {rule}", "Fréchet distance": other["frechet_distance"],
-                             "prior gap": other.get("frechet_distance_to_reconstructions"),
-                             "precision": other.get("precision_vs_reconstructions"),
-                             "confidence": other["confidence"], "class coverage": other["class_coverage"]})
+                other = score(run_dir, rule)["generation"]
+                rows.append({**rows[-1], "model": f"ae, --prior {rule}", **generation_columns(other)})
                 details[f"ae, --prior {rule}"] = {"generation": other}
     images = "all" if not s.ablation_limit else s.ablation_limit
     return Result(rows=rows, details=details,
@@ -87,3 +82,11 @@ def run(ctx: Context) -> Result:
                          "prior gap: Fréchet distance of prior samples to the model's own reconstructions of the test "
                          "images; precision: share of prior samples on the reconstructions' feature manifold (k=3)"])
 
+
+def generation_columns(generation: dict) -> dict:
+    """The table's generation columns of one evaluation."""
+    return {"Fréchet distance": generation.get("frechet_distance"),
+            "prior gap": generation.get("frechet_distance_to_reconstructions"),
+            "precision": generation.get("precision_vs_reconstructions"),
+            "confidence": generation.get("confidence"),
+            "class coverage": generation.get("class_coverage")}

@@ -64,10 +64,7 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path} is not a complete .npz archive (a zip of .npy arrays, as np.savez writes); "
                         f"point npz: at one, or use folder: for a directory of images")
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise DataError(f"{path} is not an .npz archive (np.savez writes one)")
-        with archive:
+        with np.load(path, allow_pickle=False) as archive:  # a zip always loads as an NpzFile
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"cannot read npz file {path}: {exc}") from exc

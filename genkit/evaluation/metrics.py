@@ -20,7 +20,7 @@ from genkit.evaluation.classifier import ClassifierSettings
 from genkit.evaluation.data import BATCH_SIZE, class_names, dataset_name, open_dataset, walk
 from genkit.evaluation.generation import generation_metrics
 from genkit.evaluation.latent import latent_statistics
-from genkit.evaluation.priors import PRIORS, prior_rule
+from genkit.evaluation.priors import check_prior, prior_rule
 from genkit.evaluation.source import Source
 
 PSNR_FLOOR_MSE = 1e-10  # a perfect reconstruction would have infinite PSNR; cap it at 100 dB
@@ -50,8 +50,7 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
     names the sampling rule of the generation metrics (``genkit.evaluation.priors``).
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    if prior not in PRIORS:
-        raise GenkitError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
+    check_prior(prior)  # before minutes of work, not after
     dataset = open_dataset(source, data)
     chosen = dataset.split(split)
     if limit:

@@ -24,18 +24,21 @@ CODE_IMAGES = 20000
 Prior = Callable[[int, int], np.ndarray]  # (count, seed) -> (count, z_dim) float32 codes
 
 
+def check_prior(name: str) -> None:
+    if name not in PRIORS:
+        raise GenkitError(f"unknown prior {name!r}; choose one of {', '.join(PRIORS)}")
+
+
 def prior_rule(name: str, source, dataset, workers: int = 0) -> Prior:
     """The ``(count, seed) -> codes`` rule called ``name`` for ``source``, whose data is ``dataset``."""
+    check_prior(name)
     if name == "model":
         return source.draw_prior
     if name == "standard-normal":
         size = source.z_dim
         return lambda count, seed: np.random.default_rng(seed).standard_normal((count, size)).astype(np.float32)
-    if name == "code-box":
-        low, high = code_box(source, dataset, workers)
-        return lambda count, seed: np.random.default_rng(seed).uniform(
-            low, high, size=(count, len(low))).astype(np.float32)
-    raise GenkitError(f"unknown prior {name!r}; choose one of {', '.join(PRIORS)}")
+    low, high = code_box(source, dataset, workers)  # code-box
+    return lambda count, seed: np.random.default_rng(seed).uniform(low, high, size=(count, len(low))).astype(np.float32)
 
 
 def code_box(source, dataset, workers: int = 0) -> tuple[np.ndarray, np.ndarray]:

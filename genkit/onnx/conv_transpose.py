@@ -56,19 +56,20 @@ def stride_one(layer: nn.Module) -> bool:
             and tuple(layer.dilation) == (1, 1) and layer.padding_mode == "zeros")
 
 
+def _pays(layer: nn.Module) -> bool:
+    return stride_one(layer) and layer.out_channels >= MIN_OUT_CHANNELS
+
+
 def rewrite_module(module: nn.Module) -> tuple[nn.Module, int]:
     """A copy of ``module`` with each stride-1 ConvTranspose2d of ≥ MIN_OUT_CHANNELS outputs as a Conv."""
-    targets = [m for m in module.modules() if stride_one(m) and m.out_channels >= MIN_OUT_CHANNELS]
-    if not targets:
-        return module, 0
+    if not any(_pays(layer) for layer in module.modules()):
+        return module, 0  # nothing to rewrite: no copy
     module = copy.deepcopy(module)
-    count = 0
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if stride_one(child) and child.out_channels >= MIN_OUT_CHANNELS:
-                setattr(parent, name, ConvTransposeAsConv(child))
-                count += 1
-    return module, count
+    replaced = [(parent, name, child) for parent in module.modules()
+                for name, child in parent.named_children() if _pays(child)]
+    for parent, name, child in replaced:
+        setattr(parent, name, ConvTransposeAsConv(child))
+    return module, len(replaced)
 
 
 def fold_crops(model: onnx.ModelProto) -> int:
