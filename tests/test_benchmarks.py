@@ -62,6 +62,11 @@ def test_targets_of_the_issue_are_reported(tiny_run):
     assert s["startup"]["targets"][0]["direction"] == "at_most"
     assert {row["model"] for row in s["ablation"]["rows"]} == {
         "vae", "ae", "vae, z = 16", "ae, z = 16", "ae, --prior code-box", "ae, --prior standard-normal"}
+    ablation = s["ablation"]
+    assert all(row["seeds"] == 2 and row["FD sd"] is not None for row in ablation["rows"])  # tiny: two seeds
+    assert [len(runs) for runs in ablation["details"].values()] == [2] * 6
+    assert [t["name"].split(":")[0] for t in ablation["targets"]] == ["z = 2"] * 2 + ["z = 16"] * 2
+    assert sum("per seed" in note for note in ablation["notes"]) == 4
     profile = s["profile"]["details"]
     assert set(profile) == {"genkit fp32", "genkit --fast (bf16)"}
     for breakdown in profile.values():  # every millisecond of the step is somewhere, and no more than all
@@ -101,6 +106,25 @@ def test_small_helpers():
     assert Target("x", 0.5, 1.0).met is False and Target("x", 0.2, 0.3, "at_most").met is True
     assert Target("x", None, 1.0).met is None
     assert fmt(1234.5) == "1,234" and fmt(None) == "–" and fmt(0.5) == "0.5"
+
+
+def test_ablation_rows_are_means_over_seeds_with_their_spread():
+    from genkit_benchmarks.scenarios import ablation
+
+    def run(fd, gap, loss):
+        return {"test loss": loss, "reconstruction MSE": 0.1, "KL": None, "train img/s": 100.0,
+                "generation": {"frechet_distance": fd, "frechet_distance_to_reconstructions": gap,
+                               "precision_vs_reconstructions": 0.5, "confidence": 0.9, "class_coverage": 1.0}}
+
+    vae = ablation.summary_row("vae", 2, 1, [run(10.0, 2.0, 30.0), run(14.0, 4.0, 32.0)])
+    assert vae["Fréchet distance"] == 12.0 and vae["prior gap"] == 3.0 and vae["test loss"] == 31.0
+    assert vae["FD sd"] == pytest.approx(2 ** 0.5 * 2) and vae["KL"] is None and vae["seeds"] == 2
+    ae = ablation.summary_row("ae", 2, 1, [run(15.0, 9.0, 0.1), run(15.0, 9.0, 0.1)])
+    assert ae["FD sd"] == 0.0
+    fd, gap = ablation.targets([vae, ae])
+    assert fd.value == pytest.approx(1.25) and fd.met is True  # exactly "markedly": a quarter above
+    assert gap.value == pytest.approx(3.0) and gap.met is True
+    assert ablation.targets([vae]) == []  # no pair, no verdict
 
 
 def test_genkit_bench_lists_the_scenarios():

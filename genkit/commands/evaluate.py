@@ -14,13 +14,16 @@ def classifier_options(function):
                         help="Train the feature classifier on the first N training images (0: all).")(function)
 
 
-def prior_option(function):
-    """The sampling rule of the generation metrics; shared by evaluate and report."""
+def prior_option(multiple: bool = False):
+    """The sampling rule of the generation metrics; shared by evaluate (repeatable) and report."""
     from genkit.evaluation.priors import PRIORS
 
-    return click.option("--prior", type=click.Choice(PRIORS), default="model", show_default=True,
+    more = (" Repeat it to score several rules in one pass; the first is the headline, the others follow it."
+            if multiple else "")
+    return click.option("--prior", type=click.Choice(PRIORS), multiple=multiple,
+                        default=("model",) if multiple else "model", show_default=True,
                         help="Where generated images' codes come from: the model's own prior, N(0, I), or "
-                             "uniform over the training codes' bounding box (the book's AE sampling).")(function)
+                             "uniform over the training codes' bounding box (the book's AE sampling)." + more)
 
 
 @click.command("evaluate")
@@ -32,7 +35,7 @@ def prior_option(function):
               help="Images decoded from the prior for the generation metrics (0: as many as evaluated).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise and the prior draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-@prior_option
+@prior_option(multiple=True)
 @classifier_options
 def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, classifier_epochs, classifier_limit):
     """Evaluate SOURCE (a run folder or an ONNX export folder) on a dataset split.
@@ -58,5 +61,5 @@ def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, 
     settings = ClassifierSettings(epochs=classifier_epochs, limit=classifier_limit)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     result = evaluate(open_source(source), data=data, split=split, limit=limit, seed=seed, samples=samples,
-                      classifier=settings, log=log, prior=prior)
+                      classifier=settings, log=log, prior=prior[0], other_priors=prior[1:])
     click.echo(json.dumps(result, indent=2) if as_json else format_table(result))

@@ -14,7 +14,7 @@ from genkit.commands.evaluate import classifier_options, prior_option
 @click.option("--data", help="Dataset (default: the one each model was trained on).")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="Evaluate on the first N test images (0: all).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise and the prior draws.")
-@prior_option
+@prior_option()
 @classifier_options
 def report_command(source, source_b, out, data, limit, seed, prior, classifier_epochs, classifier_limit):
     """Write OUT/report.html: metrics and every applicable figure of SOURCE, self-contained.

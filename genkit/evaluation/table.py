@@ -67,6 +67,7 @@ def format_table(result: dict[str, Any]) -> str:
             ("classifier", f"test accuracy {_num(c['accuracy'], 3)}, {c['epochs']} epochs on {c['train_images']} "
                            f"images ({'cached' if c['cached'] else 'trained now'})"),
         ])
+    lines += _other_priors(result.get("generation_by_prior") or {})
     per_class = result.get("loss_per_class")
     if per_class:
         terms = ["reconstruction_mse", *result["loss"]]
@@ -77,6 +78,17 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"  {name:<{width}}  {row['images']:>6}  " +
                          "  ".join(f"{_num(row[t]['mean']):>14}" for t in terms))
     return "\n".join(lines)
+
+
+def _other_priors(by_prior: dict[str, dict]) -> list[str]:
+    """One line per further ``--prior``: the numbers that tell sampling rules apart."""
+    if not by_prior:
+        return []
+    rows = [(f"--prior {name}", f"Fréchet distance {_num(g['frechet_distance'])}, prior gap "
+                                f"{_num(g.get('frechet_distance_to_reconstructions'))}, precision "
+                                f"{_num(g.get('precision_vs_reconstructions'), 3)}, confidence "
+                                f"{_num(g['confidence'], 3)}") for name, g in by_prior.items()]
+    return ["", "Generation under the other sampling rules (same real images and reconstructions)", *_rows(rows)]
 
 
 def _against_reconstructions(g: dict) -> list[tuple[str, str]]:

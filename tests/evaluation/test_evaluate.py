@@ -106,6 +106,24 @@ def test_naive_priors_replace_the_models_prior(ae_source):
     normal = prior_rule("standard-normal", ae_source, dataset)(4000, 1)
     assert abs(normal.mean()) < 0.05 and abs(normal.std() - 1) < 0.05
 
+    # one pass scoring every rule gives each rule's numbers from its own pass
+    together = evaluate(ae_source, limit=64, classifier=SMALL_CLASSIFIER, log=lambda line: None, prior="model",
+                        other_priors=("code-box", "model", "standard-normal"))
+    assert together["generation"] == results["model"]["generation"]
+    assert list(together["generation_by_prior"]) == ["code-box", "standard-normal"]
+    for name, generation in together["generation_by_prior"].items():
+        assert generation == results[name]["generation"]
+
+
+def test_repeated_prior_options_print_each_rule(ae_run):
+    code, output = invoke("evaluate", ae_run, "--limit", "32", "--samples", "32", "--prior", "code-box",
+                          "--prior", "standard-normal")
+    assert code == 0, output
+    assert "codes drawn by --prior code-box" in output
+    other = output[output.index("other sampling rules"):].splitlines()
+    assert other[1].strip().startswith("--prior standard-normal  Fréchet distance ")
+    assert "--prior code-box " not in "\n".join(other)
+
 
 def test_the_same_seed_gives_the_same_numbers(vae_source):
     a = evaluate(vae_source, limit=32, seed=3, classifier=SMALL_CLASSIFIER, log=lambda line: None)
