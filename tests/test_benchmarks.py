@@ -88,6 +88,24 @@ def test_markdown_has_a_table_per_scenario(tiny_run):
     assert "|---|---|" in stdout
 
 
+def test_the_ablation_is_drawn_next_to_the_json(tiny_run, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from genkit_benchmarks.figures import main as figures_main
+
+    document, _, path = tiny_run
+    png = path.with_name(f"{path.stem}-ablation.png")
+    image = np.asarray(Image.open(png).convert("L"), dtype=np.float32)
+    assert image.shape[0] > 200 and image.shape[1] > 600 and image.std() > 10  # drawn, not blank
+    copy = tmp_path / path.name  # again from the JSON alone, as for a committed result
+    copy.write_text(path.read_text())
+    assert figures_main([str(copy)]) == 0
+    assert copy.with_name(png.name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "broken.json").write_text("{")
+    assert figures_main([str(tmp_path / "broken.json")]) == 1
+
+
 def test_unknown_scenario_is_refused():
     done = subprocess.run([sys.executable, "-m", "benchmarks", "nonsense"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "choose from overhead" in done.stderr
