@@ -46,16 +46,23 @@ def ablation_png(scenario: dict[str, Any]) -> bytes:
     return png_bytes(figure)
 
 
-def write_figures(document: dict[str, Any], json_path: Path) -> list[Path]:
-    """The document's figures, named after its JSON file; only scenarios that ran and have details."""
-    from genkit.atomic import write_bytes
-
+def figures(document: dict[str, Any]) -> dict[str, bytes]:
+    """The document's figures as PNG bytes by name; only scenarios that ran and have details."""
     scenario = document["scenarios"].get("ablation")
     if not scenario or scenario.get("status") != "ok" or not scenario.get("details"):
-        return []
-    path = json_path.with_name(f"{json_path.stem}-ablation.png")
-    write_bytes(path, ablation_png(scenario))
-    return [path]
+        return {}
+    return {"ablation": ablation_png(scenario)}
+
+
+def write_figures(pictures: dict[str, bytes], json_path: Path) -> list[Path]:
+    """``pictures`` beside the result JSON they come from, named after it."""
+    from genkit.atomic import write_bytes
+
+    paths = []
+    for name, png in pictures.items():
+        paths.append(json_path.with_name(f"{json_path.stem}-{name}.png"))
+        write_bytes(paths[-1], png)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,13 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in paths:
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            scenarios = document["scenarios"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            pictures = figures(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             print(f"{path}: not a benchmark result document ({exc}); give a JSON file from benchmarks/results/",
                   file=sys.stderr)
             return 1
-        written = write_figures({"scenarios": scenarios}, path)
+        written = write_figures(pictures, path)
         print("\n".join(str(p) for p in written) or f"{path}: no scenario here has a figure", file=sys.stderr)
     return 0
 

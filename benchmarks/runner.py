@@ -22,7 +22,7 @@ from typing import Any
 
 from . import scenarios
 from .context import Context
-from .figures import write_figures
+from .figures import figures, write_figures
 from .report import markdown
 from .result import Result
 from .sizes import SIZES
@@ -101,13 +101,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
                 "machine": machine, "notes": ctx.notes, "scenarios": found}
     text = markdown(document)
     path = write(document, args.out or RESULTS)
-    figures = write_figures(document, path)
+    pictures = figures(document)  # drawn once, written beside each copy of the JSON
+    drawn = write_figures(pictures, path)
     if os.environ.get("OUT") and Path(os.environ["OUT"]).is_dir():
         copy = write(document, Path(os.environ["OUT"]))
         copy.with_suffix(".md").write_text(text, encoding="utf-8")
-        write_figures(document, copy)
+        write_figures(pictures, copy)
     print(text)
-    print(f"results: {', '.join(str(p) for p in [path, *figures])}", file=sys.stderr)
+    print(f"results: {', '.join(str(p) for p in [path, *drawn])}", file=sys.stderr)
     return 1 if any(s["status"] == "error" for s in found.values()) else 0
 
 

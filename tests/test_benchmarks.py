@@ -130,14 +130,14 @@ def test_ablation_rows_are_means_over_seeds_with_their_spread():
     from genkit_benchmarks.scenarios import ablation
 
     def run(fd, gap, loss):
-        return {"test loss": loss, "reconstruction MSE": 0.1, "KL": None, "train img/s": 100.0,
+        return {"test loss": loss, "reconstruction MSE": 0.1, "KL": None, "train img/s": 100.0, "z": 2,
                 "generation": {"frechet_distance": fd, "frechet_distance_to_reconstructions": gap,
                                "precision_vs_reconstructions": 0.5, "confidence": 0.9, "class_coverage": 1.0}}
 
-    vae = ablation.summary_row("vae", 2, 1, [run(10.0, 2.0, 30.0), run(14.0, 4.0, 32.0)])
+    vae = ablation.summary_row("vae", 1, [run(10.0, 2.0, 30.0), run(14.0, 4.0, 32.0)])
     assert vae["Fréchet distance"] == 12.0 and vae["prior gap"] == 3.0 and vae["test loss"] == 31.0
-    assert vae["FD sd"] == pytest.approx(2 ** 0.5 * 2) and vae["KL"] is None and vae["seeds"] == 2
-    ae = ablation.summary_row("ae", 2, 1, [run(15.0, 9.0, 0.1), run(15.0, 9.0, 0.1)])
+    assert vae["FD sd"] == pytest.approx(2 ** 0.5 * 2) and vae["KL"] is None and vae["seeds"] == 2 and vae["z"] == 2
+    ae = ablation.summary_row("ae", 1, [run(15.0, 9.0, 0.1), run(15.0, 9.0, 0.1)])
     assert ae["FD sd"] == 0.0
     fd, gap = ablation.targets([vae, ae])
     assert fd.value == pytest.approx(1.25) and fd.met is True  # exactly "markedly": a quarter above

@@ -33,7 +33,9 @@ MARKED = 1.25
 GENERATION = {"Fréchet distance": "frechet_distance", "prior gap": "frechet_distance_to_reconstructions",
               "precision": "precision_vs_reconstructions", "confidence": "confidence",
               "class coverage": "class_coverage"}
-SPREAD = {"Fréchet distance": "FD sd", "prior gap": "gap sd"}  # columns whose seed-to-seed spread is shown
+# The two distances: their seed-to-seed spread is shown, and the targets and per-seed notes compare them.
+SPREAD = {"Fréchet distance": "FD sd", "prior gap": "gap sd"}
+LATENTS = (("", 2), (", z = 16", 16))  # row-label suffix and latent size of each vae/ae pair
 
 
 def train(ctx: Context, label: str, recipe: str, z_dim: int, seed: int):
@@ -62,7 +64,6 @@ def run(ctx: Context) -> Result:
     classifier = ClassifierSettings() if s.mode == "full" else ClassifierSettings(epochs=1, limit=2048)
     test_limit = 0 if s.mode == "full" else s.ablation_samples
     scores: dict[str, list[dict]] = {}  # row label -> one score per seed
-    z_of: dict[str, int] = {}
     for label, recipe, z_dim in MODELS:
         for seed in range(s.ablation_seeds):
             ctx.log(f"  ablation: training {label}, seed {seed}")
@@ -73,15 +74,14 @@ def run(ctx: Context) -> Result:
             loss = report["loss"]
             common = {"test loss": loss["loss"]["mean"], "reconstruction MSE": report["reconstruction"]["mse"]["mean"],
                       "KL": loss["kl"]["mean"] if "kl" in loss else None,
-                      "train img/s": last.get("images_per_second")}
+                      "train img/s": last.get("images_per_second"), "z": z_dim, "seed": seed}
             for row, generation in ((label, report["generation"]),
                                     *((f"ae, --prior {rule}", g) for rule, g in report.get("generation_by_prior",
                                                                                           {}).items())):
-                scores.setdefault(row, []).append({**common, "generation": generation, "seed": seed})
-                z_of[row] = z_dim
-    rows = [summary_row(label, z_of[label], s.ablation_epochs, runs) for label, runs in scores.items()]
+                scores.setdefault(row, []).append({**common, "generation": generation})
+    rows = [summary_row(label, s.ablation_epochs, runs) for label, runs in scores.items()]
     images = "all" if not s.ablation_limit else s.ablation_limit
-    return Result(rows=rows, targets=targets(rows), details={label: runs for label, runs in scores.items()},
+    return Result(rows=rows, targets=targets(rows), details=scores,
                   notes=[f"{s.ablation_epochs} epoch(s) on {images} training images each, recipe defaults, "
                          f"{s.ablation_seeds} seed(s) per model (weights, data order, prior draws); evaluated on "
                          f"{'the whole' if not test_limit else test_limit} test split images with "
@@ -92,9 +92,9 @@ def run(ctx: Context) -> Result:
                          *paired_notes(scores)])
 
 
-def summary_row(label: str, z_dim: int, epochs: int, runs: list[dict]) -> dict:
+def summary_row(label: str, epochs: int, runs: list[dict]) -> dict:
     """Mean over seeds of every column, and the spread of the two distances."""
-    row = {"model": label, "z": z_dim, "epochs": epochs, "seeds": len(runs)}
+    row = {"model": label, "z": runs[0]["z"], "epochs": epochs, "seeds": len(runs)}
     for column in ("test loss", "reconstruction MSE", "KL"):
         row[column] = mean([r[column] for r in runs])
     for column, key in GENERATION.items():
@@ -110,12 +110,12 @@ def targets(rows: list[dict]) -> list[Target]:
     """The AE's distances over the VAE's, per latent size: issue 5 expects the VAE markedly better."""
     by_label = {row["model"]: row for row in rows}
     out = []
-    for suffix, z in (("", 2), (", z = 16", 16)):
+    for suffix, z in LATENTS:
         vae, ae = by_label.get(f"vae{suffix}"), by_label.get(f"ae{suffix}")
         if vae is None or ae is None:
             continue
-        for column, meaning in (("Fréchet distance", "Fréchet distance to real images"),
-                                ("prior gap", "prior gap")):
+        for column in SPREAD:
+            meaning = "Fréchet distance to real images" if column == "Fréchet distance" else column
             out.append(Target(f"z = {z}: ae / vae {meaning} (issue 5: vae markedly better)",
                               ratio(ae[column], vae[column]), MARKED, unit="x"))
     return out
@@ -124,14 +124,14 @@ def targets(rows: list[dict]) -> list[Target]:
 def paired_notes(scores: dict[str, list[dict]]) -> list[str]:
     """Per-seed ratios, AE over VAE: models trained with the same seed see the same data order."""
     notes = []
-    for suffix in ("", ", z = 16"):
+    for suffix, z in LATENTS:
         vae, ae = scores.get(f"vae{suffix}", []), scores.get(f"ae{suffix}", [])
         if len(vae) > 1 and len(vae) == len(ae):
-            for column, key in (("Fréchet distance", "frechet_distance"),
-                                ("prior gap", "frechet_distance_to_reconstructions")):
+            for column in SPREAD:
+                key = GENERATION[column]
                 ratios = [ratio(a["generation"].get(key), v["generation"].get(key)) for a, v in zip(ae, vae)]
                 shown = ", ".join("–" if r is None else f"{r:.2f}" for r in ratios)
-                notes.append(f"ae / vae {column}{suffix or ', z = 2'}, per seed: {shown}")
+                notes.append(f"ae / vae {column}, z = {z}, per seed: {shown}")
     return notes
 
 

@@ -107,7 +107,7 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
     }
     count = samples or len(mse_all)
     if judge is None:
-        result["generation"] = {"frechet_distance": None, "samples": count, "note": judge_note}
+        result["generation"] = {"frechet_distance": None, "samples": count, "note": judge_note, "prior": prior}
     else:
         real = np.concatenate(features), np.concatenate(probabilities)
         recon_f = np.concatenate(recon_features)
@@ -118,7 +118,6 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
         result["generation"] = by_prior.pop(prior)
         if by_prior:
             result["generation_by_prior"] = by_prior
-    result["generation"]["prior"] = prior
     result["classifier"] = _classifier_summary(judge, judge_note)
     _check_finite(result)
     return result
