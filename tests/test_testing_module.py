@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -15,6 +17,10 @@ from genkit.registry import Registry
 from genkit.testing import (
     DEFAULT_SPEC,
     ComponentConformance,
+    DecoderConformance,
+    EncoderConformance,
+    LossConformance,
+    SamplerConformance,
     check_decoder,
     check_encoder,
     check_loss,
@@ -55,12 +61,18 @@ class DenseDecoder(Decoder):
         return torch.sigmoid(self.body(z)).view(-1, *self.spec.input_shape)
 
 
-class TestDenseEncoderConformance(ComponentConformance):
+class TestDenseEncoderConformance(EncoderConformance):
     component_class = DenseEncoder
     settings = {"hidden": 8}
 
 
-class TestDenseDecoderConformance(ComponentConformance):
+class TestDenseDecoderConformance(DecoderConformance):
+    component_class = DenseDecoder
+
+
+class TestDenseDecoderBaseConformance(ComponentConformance):
+    """The base mixin takes a component of any kind and gives the three contract tests."""
+
     component_class = DenseDecoder
 
 
@@ -112,6 +124,10 @@ class GaussianLike(Sampler):
         return {"mean": torch.zeros(self.spec.z_dim), "std": torch.ones(self.spec.z_dim)}
 
 
+class TestGaussianLikeConformance(SamplerConformance):
+    component_class = GaussianLike
+
+
 class IgnoresGeneratorSampler(GaussianLike):
     def forward(self, mu, log_var, generator=None):
         return mu + torch.exp(log_var / 2) * torch.randn_like(mu)
@@ -143,6 +159,10 @@ class BadTermsLoss(Loss):
 
     def terms_of(self, mse):
         return {"loss": mse, "mse": mse}
+
+
+class TestMSELossConformance(LossConformance):
+    component_class = BadTermsLoss  # sound: the broken variants below change what it returns
 
 
 class LossNotFirst(BadTermsLoss):
@@ -267,3 +287,25 @@ def test_check_recipe_reports_a_recipe_that_cannot_be_built():
 def test_a_non_class_fails_with_a_clear_message():
     with pytest.raises(AssertionError, match=r"'conv': must be a subclass of genkit.components.Encoder"):
         check_encoder("conv")
+
+
+# -- the package -----------------------------------------------------------------------------------
+
+
+def test_the_public_names_are_importable_from_genkit_testing():
+    import genkit.testing
+    from genkit.testing.cuda import CudaRecipeConformance
+
+    for name in genkit.testing.__all__:
+        assert getattr(genkit.testing, name) is not None, name
+    assert genkit.testing.CudaRecipeConformance is CudaRecipeConformance
+    assert issubclass(CudaRecipeConformance, genkit.testing.RecipeConformance)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        genkit.testing.nope  # noqa: B018
+
+
+def test_importing_genkit_stays_torch_free_and_the_kit_needs_no_pytest():
+    code = ("import sys; import genkit; torch_free = 'torch' not in sys.modules; import genkit.testing; "
+            "print(torch_free, 'pytest' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]

@@ -1,0 +1,76 @@
+"""Conformance checks for plugin authors: does a component or recipe keep genkit's contracts?
+
+Call the ``check_*`` functions from your own tests, or subclass a mixin to get test methods for free:
+``ComponentConformance`` (or ``EncoderConformance``, ``SamplerConformance``, ``DecoderConformance``,
+``LossConformance`` for a kind's own tests) for a component class, ``RecipeConformance`` for a recipe
+and ``CudaRecipeConformance`` for a recipe on a GPU as well. A violated contract raises
+``AssertionError`` naming the component and the rule, e.g. ``MyDecoder: output must lie in [0, 1]
+(end with a sigmoid); got values in [-0.8, 1.3]``.
+
+One concept per module:
+
+    components   the contract of each kind (check_encoder, check_sampler, check_decoder, check_loss)
+    recipe       check_recipe: a recipe's model end to end, ONNX export parity included
+    persistence  check_save_load: the run folder round trip through genkit.load
+    batching     check_batch_independence
+    precision    check_autocast (bf16 on the CPU, fp16 on CUDA)
+    determinism  check_seed_determinism
+    devices      check_dtype_round_trip, check_device_move
+    sampling     check_draw_statistics, check_prior_statistics
+    statistics   the one-sample tests they use, with a stated false-alarm rate
+    losses       check_loss_minimum, check_loss_extremes
+    mixins       the pytest mixins; cuda: their CUDA variants
+
+To grow the kit, add one ``check_*`` function per contract and, where it applies to every component
+of a kind or to every recipe, one ``test_*`` method on the matching mixin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genkit.testing._asserts import check_loss_terms
+from genkit.testing.batching import check_batch_independence, check_component_batch_independence
+from genkit.testing.components import (
+    COMPONENT_CHECKS,
+    DEFAULT_SPEC,
+    build_component,
+    check_decoder,
+    check_encoder,
+    check_loss,
+    check_sampler,
+)
+from genkit.testing.determinism import check_seed_determinism
+from genkit.testing.devices import check_device_move, check_dtype_round_trip
+from genkit.testing.losses import check_loss_extremes, check_loss_minimum
+from genkit.testing.mixins import (
+    ComponentConformance,
+    DecoderConformance,
+    EncoderConformance,
+    LossConformance,
+    RecipeConformance,
+    SamplerConformance,
+)
+from genkit.testing.persistence import check_save_load
+from genkit.testing.precision import check_autocast
+from genkit.testing.recipe import build_recipe, check_onnx_parity, check_recipe
+from genkit.testing.sampling import DRAW_DISTRIBUTIONS, check_draw_statistics, check_prior_statistics
+
+__all__ = [
+    "COMPONENT_CHECKS", "DEFAULT_SPEC", "DRAW_DISTRIBUTIONS", "ComponentConformance", "CudaRecipeConformance",
+    "DecoderConformance", "EncoderConformance", "LossConformance", "RecipeConformance", "SamplerConformance",
+    "build_component", "build_recipe", "check_autocast", "check_batch_independence",
+    "check_component_batch_independence", "check_decoder", "check_device_move", "check_draw_statistics",
+    "check_dtype_round_trip", "check_encoder", "check_loss", "check_loss_extremes", "check_loss_minimum",
+    "check_loss_terms", "check_onnx_parity", "check_prior_statistics", "check_recipe", "check_sampler",
+    "check_save_load", "check_seed_determinism",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The CUDA mixin needs pytest (to skip without a GPU); the rest of the kit does not.
+    if name == "CudaRecipeConformance":
+        from genkit.testing.cuda import CudaRecipeConformance
+
+        return CudaRecipeConformance
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,107 @@
+"""The save/load round trip through a run folder, the way training writes it and ``genkit.load`` reads it.
+
+``check_save_load`` first changes the model as training does, so that nothing that should be saved
+still holds its initial value: two Adam steps move the weights, training-mode forwards move the batch
+norm statistics, and a sampler that fits its prior is fitted to the model's codes. It then writes
+``config.json`` and ``model.safetensors`` with ``genkit.checkpoint`` (what ``genkit train`` calls),
+loads the folder with ``genkit.load`` and requires, bitwise:
+
+- the same state_dict (every weight and persistent buffer, with its dtype);
+- the same encoder outputs, reconstruction, ``generate`` and eval-mode forward with a seeded
+  generator (this is what catches state that lives outside the state_dict, or a component whose
+  loading drops or rewrites a value);
+- the loaded model in eval mode.
+
+A model built from a private ``Registry`` is saved and loaded with that registry standing in for the
+installed plugins' for the duration of the check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genkit.registry import Registry
+from genkit.testing._asserts import (
+    failures_as_assertions,
+    generator,
+    model_name,
+    require,
+    require_close,
+    require_equal_states,
+    uniform_images,
+)
+from genkit.testing.devices import seeded_outputs
+
+
+@contextlib.contextmanager
+def registry_installed(registry: Registry | None) -> Iterator[None]:
+    """Make ``registry`` the process-wide one (what ``genkit.load`` and config.json's provenance consult)."""
+    from genkit import plugins
+
+    if registry is None:
+        yield
+        return
+    saved = plugins._HOST
+    host = plugins.PluginHost(strict=True, disabled=())
+    host.registry = registry
+    plugins._HOST = host
+    try:
+        yield
+    finally:
+        plugins._HOST = saved
+
+
+def train_a_little(model: Any, x: torch.Tensor, seed: int = 0) -> None:
+    """Change weights, batch statistics and a fitted prior the way training does (in place)."""
+    model.train()
+    # Adam's steps are about lr whatever the gradients' scale (the faces loss weighs MSE by 1e4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for step in range(2):
+        optimizer.zero_grad()
+        out = model(x, generator=generator(seed + step))
+        model.loss(x, out.x_hat, out.params)["loss"].backward()
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    if getattr(model.sampler, "fits_prior", False):
+        with torch.no_grad():
+            model.sampler.fit_prior(model.codes(x))
+    model.eval()
+
+
+def check_save_load(model: Any, run_dir: str | Path, registry: Registry | None = None,
+                    images: torch.Tensor | None = None, *, seed: int = 0) -> Any:
+    """Save ``model`` (built from a recipe) into ``run_dir`` and load it back; see the module docstring.
+
+    ``run_dir`` must not exist or be empty. The caller's model is untouched; returns the loaded model.
+    """
+    import genkit
+    from genkit import checkpoint
+
+    who = model_name(model)
+    require(bool(getattr(model, "config", None)) and "recipe" in model.config, who,
+            "the model must carry the validated configuration it was built from (build it from a recipe)")
+    model = copy.deepcopy(model).cpu().float()
+    x = images if images is not None else uniform_images(model.spec.input_shape, 4, seed)
+    with failures_as_assertions(who, "training the model before saving it"), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        train_a_little(model, x, seed)
+    run_dir = checkpoint.prepare_run_dir(run_dir)
+    with registry_installed(registry):
+        with failures_as_assertions(who, "saving the run folder"):
+            checkpoint.write_config(run_dir, model.config)
+            checkpoint.save_weights(run_dir, model, epoch=1)
+        with failures_as_assertions(who, f"genkit.load({str(run_dir)!r})"):
+            loaded = genkit.load(run_dir)
+    require(not loaded.training, who, "genkit.load must return the model in eval mode")
+    require_equal_states(loaded, model, who, "after saving and loading the run folder")
+    with failures_as_assertions(who, "the loaded model's forward"):
+        after = seeded_outputs(loaded, x, generator, seed)
+    for key, value in seeded_outputs(model, x, generator, seed).items():
+        require_close(after[key], value, who, f"{key} after saving and loading the run folder", atol=0.0)
+    return loaded
