@@ -21,23 +21,8 @@ from genkit.evaluation.data import BATCH_SIZE, class_names, dataset_name, open_d
 from genkit.evaluation.generation import generation_metrics
 from genkit.evaluation.latent import latent_statistics
 from genkit.evaluation.priors import check_prior, prior_rule
+from genkit.evaluation.reconstruction import mean_std, per_class, per_image_mse, psnr
 from genkit.evaluation.source import Source
-
-PSNR_FLOOR_MSE = 1e-10  # a perfect reconstruction would have infinite PSNR; cap it at 100 dB
-
-
-def mean_std(values: np.ndarray) -> dict[str, float]:
-    values = np.asarray(values, np.float64)
-    return {"mean": float(values.mean()), "std": float(values.std())}
-
-
-def per_image_mse(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-    return ((x.astype(np.float64) - x_hat.astype(np.float64)) ** 2).reshape(len(x), -1).mean(axis=1)
-
-
-def psnr(mse: np.ndarray) -> np.ndarray:
-    """Peak signal-to-noise ratio in dB for pixel values in [0, 1]."""
-    return 10.0 * np.log10(1.0 / np.maximum(mse, PSNR_FLOOR_MSE))
 
 
 def evaluate(source: Source, data: str | None = None, split: str = "test", limit: int = 0, seed: int = 0,
@@ -101,7 +86,7 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
         "data": {"name": dataset_name(source, data), "split": split, "images": len(mse_all)},
         "seed": seed,
         "loss": {name: mean_std(values) for name, values in per_image.items()},
-        "loss_per_class": _per_class(per_image, mse_all, label_all, names),
+        "loss_per_class": per_class(per_image, mse_all, label_all, names),
         "reconstruction": {"mse": mean_std(mse_all), "psnr": mean_std(psnr(mse_all))},
         "latent": latent_statistics(source, np.concatenate(mus), np.concatenate(log_vars) if log_vars else None),
     }
@@ -148,19 +133,6 @@ def _generated_features(source: Source, judge, count: int, seed: int, prior) -> 
         features.append(f)
         probabilities.append(p)
     return np.concatenate(features), np.concatenate(probabilities)
-
-
-def _per_class(per_image: dict[str, np.ndarray], mse: np.ndarray, labels: np.ndarray | None,
-               names: list[str] | None) -> dict[str, Any] | None:
-    if labels is None or names is None:
-        return None
-    out = {}
-    for index, name in enumerate(names):
-        chosen = labels == index
-        if chosen.any():
-            out[name] = {"images": int(chosen.sum()), "reconstruction_mse": mean_std(mse[chosen]),
-                         **{term: mean_std(values[chosen]) for term, values in per_image.items()}}
-    return out
 
 
 def _check_finite(value: Any, where: str = "") -> None:

@@ -11,11 +11,13 @@ def standard_normal_like(like: torch.Tensor, generator: torch.Generator | None) 
     """N(0, I) noise shaped like ``like``, drawn from ``generator`` when one is given.
 
     ``torch.randn`` rather than ``randn_like`` because only the former takes a generator; the noise is
-    drawn on the generator's own device so a CPU generator still seeds a CUDA model reproducibly.
+    drawn on the generator's own device so a CPU generator still seeds a CUDA model reproducibly, and
+    in float32 whatever ``like``'s dtype, so that a seed gives the same noise under bf16 or fp16
+    autocast as in fp32 (a bf16 draw is another stream of numbers, and coarser).
     """
     device = generator.device if generator is not None else like.device
-    eps = torch.randn(like.shape, generator=generator, device=device, dtype=like.dtype)
-    return eps.to(like.device)
+    eps = torch.randn(like.shape, generator=generator, device=device, dtype=torch.float32)
+    return eps.to(device=like.device, dtype=like.dtype)
 
 
 class GaussianSampler(Sampler):
