@@ -2,6 +2,12 @@
 
 import sys
 
+from genkit.errors import GenkitError
+
 from .runner import main
 
-sys.exit(main())
+try:
+    sys.exit(main())
+except GenkitError as exc:  # a results folder that cannot be written: one line, as from `genkit bench`
+    print(f"Error: {exc}", file=sys.stderr)
+    sys.exit(exc.exit_code)

@@ -20,6 +20,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from genkit import atomic
+
 from . import scenarios
 from .context import Context
 from .figures import figures, write_figures
@@ -63,12 +65,11 @@ def run_scenarios(names: list[str], ctx: Context) -> dict[str, Any]:
 
 
 def write(document: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     names = document["names"]
     tag = "all" if list(names) == list(scenarios.ORDER) else "-".join(names)
     path = folder / f"{stamp}-{document['mode']}-{tag}.json"
-    path.write_text(json.dumps(document, indent=1, default=_plain) + "\n", encoding="utf-8")
+    atomic.write_text(path, json.dumps(document, indent=1, default=_plain) + "\n")
     return path
 
 
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
 
     torch.set_num_threads(args.threads)
     command = " ".join([prog, *(argv if argv is not None else sys.argv[1:])])
+    atomic.check_writable((args.out or RESULTS) / "result.json")  # now, not after the scenarios have run
     workdir = Path(tempfile.mkdtemp(prefix="genkit-bench-"))
     try:
         ctx = Context(SIZES[args.mode], args.threads, workdir)
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
     drawn = write_figures(pictures, path)
     if os.environ.get("OUT") and Path(os.environ["OUT"]).is_dir():
         copy = write(document, Path(os.environ["OUT"]))
-        copy.with_suffix(".md").write_text(text, encoding="utf-8")
+        atomic.write_text(copy.with_suffix(".md"), text)
         write_figures(pictures, copy)
     print(text)
     print(f"results: {', '.join(str(p) for p in [path, *drawn])}", file=sys.stderr)

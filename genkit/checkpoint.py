@@ -8,15 +8,14 @@
     RUN/metrics.jsonl           one JSON object per finished epoch
     RUN/samples/                PNG grids decoded from the prior, one per epoch
 
-Every file is replaced atomically. The checkpoint is one file so that it is always self-consistent;
-``model.safetensors`` is written after it and can lag by one save if a run is killed in between,
-which ``--resume`` repairs. Leftovers of an interrupted write are dot-prefixed ``.tmp`` files that
-nothing reads.
+Every file is replaced atomically. The checkpoint is one file so that it is always self-consistent,
+and it commits an epoch: it holds the metrics of every finished epoch, and everything else follows
+from it. ``model.safetensors``, ``metrics.jsonl`` and the epoch's sample grid are written after it and
+can lag by one save if a run is killed in between, which ``--resume`` repairs from the checkpoint.
+Leftovers of an interrupted write are dot-prefixed ``.tmp`` files that nothing reads.
 
-No path is taken from a file in the folder: every name is one of the constants below, and
-``run_path`` refuses a name (or a symlink) that would lead out of the folder, so a tampered folder
-cannot make genkit write elsewhere. Loading never unpickles: tensors come from safetensors, the rest
-is JSON.
+config.json is ``genkit.run_config``; creating, checking and undoing the folder, ``genkit.run_folder``.
+Loading never unpickles: tensors come from safetensors, the rest is JSON.
 """
 
 from __future__ import annotations
@@ -31,101 +30,33 @@ from typing import Any
 import torch
 
 from genkit import __version__, atomic
-from genkit.errors import GenkitError, RunFolderError
+from genkit.errors import RunFolderError
+from genkit.run_config import (  # noqa: F401  (config.json lives in genkit.run_config; re-exported)
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    find_launch_run,
+    provenance,
+    read_config,
+    validated_config,
+    write_config,
+)
+from genkit.run_folder import (  # noqa: F401  (the folder's life lives in genkit.run_folder; re-exported)
+    CHECKPOINT_FILE,
+    METRICS_FILE,
+    SAMPLES_DIR,
+    WEIGHTS_FILE,
+    discard_uncommitted,
+    has_checkpoint,
+    is_run_dir,
+    new_run_dir,
+    prepare_resume_dir,
+    prepare_run_dir,
+    run_path,
+)
 
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-CHECKPOINT_FILE = "checkpoint.safetensors"
-METRICS_FILE = "metrics.jsonl"
-SAMPLES_DIR = "samples"
 # Test-only: seconds to pause between writing a checkpoint's temporary file and renaming it, so that
 # fault-injection tests can kill the process in the middle of a checkpoint write.
 PAUSE_BEFORE_RENAME_ENV = "GENKIT_TEST_PAUSE_BEFORE_RENAME"
-
-
-def run_path(run_dir: str | Path, *parts: str) -> Path:
-    """``run_dir/parts...``, refused when it resolves outside the run folder (``..``, a symlink)."""
-    root = Path(run_dir).resolve()
-    path = Path(run_dir).joinpath(*parts)
-    if not path.resolve().is_relative_to(root):
-        raise RunFolderError(f"{path} leads out of the run folder {run_dir} (to {path.resolve()}); "
-                             f"genkit only writes inside the run folder")
-    return path
-
-
-# -- config.json ----------------------------------------------------------------------------------
-
-def provenance(config: dict[str, Any]) -> dict[str, Any]:
-    """Each component's registered name, class and the plugin distribution that provided it."""
-    from genkit.plugins import get_host
-
-    host = get_host()
-    out = {}
-    for kind in ("encoder", "sampler", "decoder", "loss"):
-        entry = host.registry.component(kind, config["model"][kind])
-        cls = host.registry.component_class(kind, entry.name)
-        dist, version = host.distribution_of(entry.plugin)
-        out[kind] = {"name": entry.name, "class": f"{cls.__module__}.{cls.__qualname__}",
-                     "plugin": entry.plugin, "distribution": dist, "version": version}
-    return out
-
-
-def write_config(run_dir: Path, config: dict[str, Any], launch_id: str | None = None) -> None:
-    """Write config.json; ``launch_id`` (torchrun's rendezvous id) lets restarted workers find the run."""
-    document = {"format_version": FORMAT_VERSION, "genkit_version": __version__, "recipe": config["recipe"],
-                "components": provenance(config), "config": config}
-    if launch_id:
-        document["launch_id"] = launch_id
-    atomic.write_text(run_dir / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
-
-
-def find_launch_run(root: str | Path, launch_id: str) -> Path | None:
-    """The newest run folder under ``root`` whose config.json records ``launch_id``."""
-    found = []
-    for config_path in Path(root).glob(f"*/{CONFIG_FILE}"):
-        try:
-            document = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        if isinstance(document, dict) and document.get("launch_id") == launch_id:
-            found.append((config_path.stat().st_mtime, config_path.parent))
-    return max(found)[1] if found else None
-
-
-def read_config(run_dir: str | Path) -> dict[str, Any]:
-    """The run folder's config.json document, checked for presence, syntax and format version."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"run folder {run_dir} does not exist (train one with `genkit train RECIPE`)")
-    path = run_dir / CONFIG_FILE
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunFolderError(f"{run_dir} is not a genkit run folder: {CONFIG_FILE} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunFolderError(f"{path} is corrupt ({exc}); the run folder cannot be used") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
-        raise RunFolderError(f"{path} is not a genkit run configuration")
-    version = document.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise RunFolderError(
-            f"{path} has run-folder format {version!r} (written by genkit {document.get('genkit_version')}); "
-            f"this genkit {__version__} reads format {FORMAT_VERSION} or older: upgrade genkit"
-        )
-    return document
-
-
-def validated_config(run_dir: str | Path) -> dict[str, Any]:
-    """The run's configuration, validated against the installed plugins."""
-    from genkit.config import validate
-    from genkit.plugins import get_registry
-
-    document = read_config(run_dir)
-    try:
-        return validate(get_registry(), document["config"])
-    except GenkitError as exc:
-        raise RunFolderError(f"{Path(run_dir) / CONFIG_FILE}: {exc}") from None
 
 
 # -- weights --------------------------------------------------------------------------------------
@@ -161,6 +92,20 @@ def _save_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: di
 def save_weights(run_dir: Path, model: torch.nn.Module, epoch: int) -> None:
     _save_safetensors(run_dir / WEIGHTS_FILE, _state_tensors(model),
                       {"format": "genkit-model", "genkit_version": __version__, "epoch": str(epoch)})
+
+
+def repair_weights(run_dir: Path, model: torch.nn.Module, epoch: int) -> bool:
+    """Rewrite model.safetensors unless it is readable and holds exactly ``model``'s weights; True if it did."""
+    try:
+        tensors, _ = _load_safetensors(run_dir / WEIGHTS_FILE)
+    except RunFolderError:
+        tensors = {}
+    expected = model.state_dict()
+    if tensors.keys() == expected.keys() and all(
+            tensors[k].shape == v.shape and torch.equal(tensors[k], v.detach().cpu()) for k, v in expected.items()):
+        return False
+    save_weights(run_dir, model, epoch)
+    return True
 
 
 def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
@@ -200,6 +145,8 @@ class TrainerState:
     permutation: torch.Tensor | None = None  # the data order of the epoch in progress
     rng: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # JSON-able, e.g. scaler state
+    # the records of the finished epochs (metrics.jsonl follows them); None from a checkpoint without them
+    metrics: list[dict[str, Any]] | None = None
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -247,6 +194,8 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.opti
         tensors["data.permutation"] = state.permutation.to("cpu").contiguous().clone()
     trainer = {"epoch": state.epoch, "step": state.step, "global_step": state.global_step,
                "optimizer": opt_meta, "extra": state.extra}
+    if state.metrics is not None:
+        trainer["metrics"] = state.metrics
     _save_safetensors(run_dir / CHECKPOINT_FILE, tensors,
                       {"format": "genkit-checkpoint", "genkit_version": __version__, "trainer": json.dumps(trainer)})
 
@@ -262,9 +211,9 @@ def load_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.opti
     if not isinstance(trainer, dict) or not all(
             isinstance(trainer.get(k), int) and not isinstance(trainer.get(k), bool) and trainer[k] >= 0
             for k in counters) or not isinstance(trainer.get("optimizer"), dict) \
-            or not isinstance(trainer.get("extra", {}), dict):
+            or not isinstance(trainer.get("extra", {}), dict) or not _metric_records(trainer.get("metrics", [])):
         raise RunFolderError(f"{path} has a corrupt trainer state (epoch, step and global_step must be "
-                             f"counts, optimizer and extra tables)")
+                             f"counts, optimizer and extra tables, metrics a list of epoch records)")
     groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "rng": {}, "data": {}}
     for name, value in tensors.items():
         head, _, rest = name.partition(".")
@@ -276,7 +225,13 @@ def load_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.opti
         raise RunFolderError(f"{path} holds an optimizer state that does not fit this model ({exc})") from None
     match_parameter_layout(optimizer)
     return TrainerState(trainer["epoch"], trainer["step"], trainer["global_step"],
-                        groups["data"].get("permutation"), groups["rng"], trainer.get("extra", {}))
+                        groups["data"].get("permutation"), groups["rng"], trainer.get("extra", {}),
+                        trainer.get("metrics"))
+
+
+def _metric_records(records: Any) -> bool:
+    return isinstance(records, list) and all(isinstance(r, dict) and isinstance(r.get("epoch"), int)
+                                             for r in records)
 
 
 def check_position(state: TrainerState, count: int, batch_size: int, path: Path) -> None:
@@ -320,53 +275,11 @@ def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     atomic.write_text(run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in records))
 
 
-def new_run_dir(root: str | Path, recipe: str) -> Path:
-    """A fresh folder under ``root`` named after the recipe and the time; never an existing one."""
-    root = Path(root)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for n in range(1000):
-        candidate = root / (f"{recipe}-{stamp}" + (f"-{n}" if n else ""))
-        try:
-            candidate.mkdir(parents=True)
-            return candidate
-        except FileExistsError:
-            continue
-    raise RunFolderError(f"cannot create a new run folder under {root}")
-
-
-def prepare_run_dir(path: str | Path) -> Path:
-    """Create ``path`` for a new run; refuse a folder that already holds a run (never overwrite one)."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"{path} exists and is not a folder; choose another --out")
-    if path.is_dir() and any(p for p in path.iterdir() if not atomic.is_temporary(p)):
-        raise RunFolderError(
-            f"{path} is not empty; resume it with `genkit train --resume {path}` or choose another --out"
-        )
+def repair_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    """Rewrite metrics.jsonl where it is not ``records`` (the checkpoint's): lost, stale or damaged."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunFolderError(f"cannot create run folder {path}: {exc.strerror}") from None
-    return path
-
-
-def has_checkpoint(run_dir: str | Path) -> bool:
-    return (Path(run_dir) / CHECKPOINT_FILE).is_file()
-
-
-def prepare_resume_dir(path: str | Path) -> Path:
-    """Check that ``path`` holds a run that can be resumed.
-
-    A run stopped before its first checkpoint (only config.json, perhaps samples) is resumed from the
-    start; one that has weights or metrics but lost its checkpoint is refused, since starting it over
-    would replace them.
-    """
-    path = Path(path)
-    read_config(path)
-    if not has_checkpoint(path) and any((path / name).exists() for name in (WEIGHTS_FILE, METRICS_FILE)):
-        raise RunFolderError(f"{path} has no {CHECKPOINT_FILE} to resume from; train it anew with `genkit train`")
-    return path
-
-
-def is_run_dir(path: str | Path) -> bool:
-    return os.path.isfile(Path(path) / CONFIG_FILE)
+        logged = read_metrics(run_dir)
+    except RunFolderError:
+        logged = None
+    if logged != records:
+        write_metrics(run_dir, records)

@@ -11,6 +11,8 @@ one process with batch ``B``: the same data order, the same random noise, the sa
   processes, without the samplers knowing about it.
 - Gradients: DistributedDataParallel averages them over ranks; a rank whose share of a partial
   batch differs scales its loss (``Shard.weight``) so the average is the mean over the whole batch.
+- BatchNorm: the statistics are those of the global batch, through ``torch.nn.SyncBatchNorm`` on CUDA
+  and ``GlobalBatchNorm`` on CPU (torch has no CPU SyncBatchNorm); a padding row does not enter them.
 
 The process group uses NCCL on CUDA (device from LOCAL_RANK) and gloo on CPU. Only rank 0 writes.
 """
@@ -21,13 +23,15 @@ import contextlib
 import dataclasses
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from genkit.errors import ConfigError, RunFolderError
+from genkit.global_batch_noise import GlobalBatchNoise
+from genkit.global_batch_norm import convert_global_batchnorm, counted_rows
+from genkit.sharding import Shard, shard_order
 
 
 def under_torchrun() -> bool:
@@ -47,119 +51,6 @@ def launch_id() -> str | None:
     """The rendezvous id shared by every worker and every restart of one launch, when it is unique."""
     value = os.environ.get("TORCHELASTIC_RUN_ID", "")
     return value if value and value != "none" else None  # "none" is torchrun's default, shared by all
-
-
-@dataclasses.dataclass(frozen=True)
-class Shard:
-    """One rank's share of one global batch: rows ``offset:offset + size`` of ``global_size``.
-
-    ``counted`` is how many of those rows count in the loss averages (0 for a padding row) and
-    ``weight`` scales the rank's mean loss so that DDP's average over ranks is the batch mean.
-    """
-
-    offset: int
-    size: int
-    global_size: int
-    counted: int
-    weight: float = 1.0
-
-    @property
-    def whole(self) -> bool:
-        return self.offset == 0 and self.size == self.global_size
-
-
-def split_sizes(count: int, world_size: int) -> list[int]:
-    """Rows of a batch of ``count`` for each rank: as even as possible, the larger shares first."""
-    base, extra = divmod(count, world_size)
-    return [base + (rank < extra) for rank in range(world_size)]
-
-
-def check_batch_size(batch_size: int, world_size: int) -> None:
-    """The global batch must split evenly: every full step gives each rank the same number of images."""
-    if batch_size % world_size:
-        raise ConfigError(f"training.batch_size {batch_size} (the global batch) is not divisible by the "
-                          f"{world_size} processes; choose a multiple of {world_size}")
-
-
-def shard_order(order: torch.Tensor, batch_size: int, world_size: int, rank: int
-                ) -> tuple[torch.Tensor, list[Shard]]:
-    """This rank's indices, in the order it trains on them, and its ``Shard`` of each global batch.
-
-    Batching the returned indices ``batch_size // world_size`` at a time gives exactly one local batch
-    per global batch (only the last global batch may be partial, and its shares are never larger).
-    """
-    check_batch_size(batch_size, world_size)
-    local, total = batch_size // world_size, len(order)
-    full = total // batch_size
-    head = order[:full * batch_size].view(full, world_size, local)[:, rank].reshape(-1)
-    shards = [Shard(rank * local, local, batch_size, local)] * full
-    rest = order[full * batch_size:]
-    if len(rest):
-        sizes = split_sizes(len(rest), world_size)
-        offset = sum(sizes[:rank])
-        if sizes[rank]:
-            mine = rest[offset:offset + sizes[rank]]
-            weight = world_size * sizes[rank] / len(rest)
-            shards.append(Shard(offset, sizes[rank], len(rest), sizes[rank], weight))
-        else:  # nothing left for this rank: one row of the batch, weighted 0, keeps the collectives paired
-            mine = rest[:1]
-            shards.append(Shard(0, 1, len(rest), 0, 0.0))
-        head = torch.cat([head, mine])
-    return head, shards
-
-
-def _requested_size(args: tuple, kwargs: dict) -> tuple[int, ...] | None:
-    if "size" in kwargs:
-        size = kwargs["size"]
-    elif len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)):
-        size = args[0]
-    else:
-        size = args
-    try:
-        return tuple(int(v) for v in size)
-    except (TypeError, ValueError):
-        return None
-
-
-class GlobalBatchNoise(TorchFunctionMode):
-    """Turns random draws for this rank's rows into its slice of one draw for the whole global batch.
-
-    Intercepted: ``torch.randn``/``rand`` (and their ``_like`` forms) whose first dimension is the
-    local batch, and dropout masks. Every rank then consumes its generators exactly as a single
-    process with the whole batch would, which is what keeps the noise independent of world size.
-    """
-
-    LIKE = {torch.randn_like: torch.randn, torch.rand_like: torch.rand}  # each _like form's factory
-
-    def __init__(self, shard: Shard) -> None:
-        super().__init__()
-        self.shard = shard
-
-    def _rows(self, full: torch.Tensor) -> torch.Tensor:
-        return full[self.shard.offset:self.shard.offset + self.shard.size]
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        shard = self.shard
-        if func in (torch.randn, torch.rand) and "out" not in kwargs:
-            size = _requested_size(args, kwargs)
-            if size and size[0] == shard.size:
-                kwargs.pop("size", None)
-                return self._rows(func((shard.global_size, *size[1:]), **kwargs))
-        elif func in self.LIKE and args and args[0].dim() and args[0].shape[0] == shard.size:
-            like = args[0]
-            kwargs.pop("memory_format", None)
-            kwargs.setdefault("dtype", like.dtype)
-            kwargs.setdefault("device", like.device)
-            return self._rows(self.LIKE[func]((shard.global_size, *like.shape[1:]), **kwargs))
-        elif func is torch.nn.functional.dropout and args and args[0].dim() and args[0].shape[0] == shard.size:
-            x = args[0]
-            p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
-            training = kwargs.get("training", args[2] if len(args) > 2 else True)
-            if training and p > 0:
-                ones = torch.ones((shard.global_size, *x.shape[1:]), dtype=x.dtype, device=x.device)
-                return x * self._rows(func(ones, p, True, False))
-        return func(*args, **kwargs)
 
 
 class LossOf(torch.nn.Module):
@@ -199,8 +90,18 @@ class Distributed:
     def shard(self, order: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, list[Shard]]:
         return shard_order(order, batch_size, self.world_size, self.rank)
 
-    def noise(self, shard: Shard) -> contextlib.AbstractContextManager:
-        return contextlib.nullcontext() if shard.whole else GlobalBatchNoise(shard)
+    @contextlib.contextmanager
+    def global_batch(self, shard: Shard) -> Iterator[None]:
+        """A forward pass over this rank's ``shard`` computed as part of the global batch.
+
+        Its random draws are its rows of one draw for the global batch, and BatchNorm's statistics
+        count only its counted rows (none for a padding row), which the layers all-reduce.
+        """
+        if shard.whole and shard.counted == shard.size:  # a padding row can be a whole batch of one
+            yield
+            return
+        with GlobalBatchNoise(shard), counted_rows(shard.counted):
+            yield
 
     def wrap_loss(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module | None:
         """``model.compute_loss`` as a DistributedDataParallel module (None for a single process)."""
@@ -208,8 +109,11 @@ class Distributed:
             return None
         from torch.nn.parallel import DistributedDataParallel
 
-        if device.type == "cuda":  # BatchNorm statistics of the global batch; torch syncs them on CUDA only
-            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # in place below the root, same parameters
+        # BatchNorm statistics of the global batch; both convert in place below the root, same parameters
+        if device.type == "cuda":
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        else:  # torch.nn.SyncBatchNorm has no CPU kernels
+            convert_global_batchnorm(model)
         ids = [device.index] if device.type == "cuda" else None
         return DistributedDataParallel(LossOf(model), device_ids=ids)
 

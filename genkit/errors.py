@@ -8,6 +8,7 @@ its traceback.
 from __future__ import annotations
 
 import difflib
+import sys
 
 
 class GenkitError(Exception):
@@ -52,3 +53,21 @@ class ExportError(GenkitError):
 
 class TrainingError(GenkitError):
     """Training that cannot go on (for instance a NaN loss)."""
+
+
+class OutputError(GenkitError):
+    """An output path that would overwrite an input, or write into a run or export folder not the command's."""
+
+
+class WriteError(GenkitError):
+    """A file or folder that cannot be written (disk full, read-only, a path under a file)."""
+
+
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """One ``genkit: warning:`` line on stderr for something surprising but not wrong; each message once."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"genkit: warning: {message}", file=sys.stderr, flush=True)

@@ -134,9 +134,16 @@ def build_report(paths: list[str], out_dir: str | None = None, *, data: str | No
     from genkit.evaluation.compare import names
     from genkit.evaluation.metrics import evaluate
     from genkit.evaluation.source import open_source
+    from genkit.outputs import check_output, spec_path
+    from genkit.runtime.source import source_kind
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    sources = [open_source(path) for path in paths]
+    for source in paths:  # a source that is no source is the first thing to say
+        source_kind(source)
+    default = Path(paths[0]) / "report"
+    path = (Path(out_dir) if out_dir else default) / REPORT_FILE
+    check_output(path, inputs=(*paths, spec_path(data)), what="report", allowed=default)
+    sources = [open_source(source) for source in paths]
     results, figures = [], []
     for source in sources:
         log(f"evaluating {source.path}")
@@ -144,7 +151,5 @@ def build_report(paths: list[str], out_dir: str | None = None, *, data: str | No
                                 prior=prior))
         figures.append(render_figures(source, data, seed, log))
     labels = list(names(*results)) if len(results) == 2 else [results[0]["source"]["recipe"]]
-    target = Path(out_dir) if out_dir else Path(paths[0]) / "report"
-    path = target / REPORT_FILE
     atomic.write_text(path, page(results, figures, labels))
     return path

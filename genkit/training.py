@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
+from genkit import atomic, distributed, sharding
 from genkit import checkpoint as ckpt
-from genkit import distributed
 from genkit.errors import ConfigError, TrainingError
 from genkit.progress import Progress
 from genkit.random_state import keep_global_rng, restore_rng, rng_state
@@ -65,18 +65,21 @@ class Trainer:
     """Trains ``config`` (a validated configuration) into ``run_dir``.
 
     ``resume=True`` continues from ``run_dir/checkpoint.safetensors`` at the exact step it stopped.
+    Building one checks device, precision, data and model, and writes nothing: ``run_dir`` may come later.
     ``dataset`` may be given to skip loading one by name (benchmarks hold data in memory).
     ``dist`` places this process in a torchrun launch (``genkit.distributed.start``); by default the
     trainer is a single process. ``training.batch_size`` is the global batch either way.
     """
 
-    def __init__(self, config: dict[str, Any], run_dir: str | Path, *, resume: bool = False,
+    def __init__(self, config: dict[str, Any], run_dir: str | Path | None, *, resume: bool = False,
                  dataset: Any = None, progress: bool = True, log: Callable[[str], None] | None = None,
                  dist: distributed.Distributed | None = None):
         from genkit.data import load_dataset
+        from genkit.data.dataset import require_images
         from genkit.model import build_model
 
-        self.config, self.run_dir, self.resume = config, Path(run_dir), resume
+        self.config, self.resume = config, resume
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         self.t = config["training"]
         self.dist = dist or distributed.SINGLE
         self.is_main = self.dist.is_main  # rank 0 of a distributed run; the only one that writes
@@ -87,7 +90,7 @@ class Trainer:
             torch.set_num_threads(self.t["threads"])
         self.device = self.dist.device(resolve_device(self.t["device"]))
         autocast(self.device, self.t["precision"])  # validates precision against the device early
-        distributed.check_batch_size(self.t["batch_size"], self.dist.world_size)
+        sharding.check_batch_size(self.t["batch_size"], self.dist.world_size)
 
         shape = tuple(config["model"]["input_shape"])
         self.dataset = dataset if dataset is not None else load_dataset(config["data"]["name"], shape)
@@ -95,6 +98,8 @@ class Trainer:
         if self.t["limit"]:
             self.train_split = self.train_split.limit(self.t["limit"])
         self.test_split = self.dataset.split("test")
+        for split in (self.train_split, self.test_split):
+            require_images(split, config["data"]["name"])
 
         torch.manual_seed(self.t["seed"])  # weight initialisation
         self.model = build_model(config).to(self.device)
@@ -112,6 +117,11 @@ class Trainer:
         self.terms = tuple(self.model.loss.terms)
         self.stop = StopRequest(repeat_aborts=not self.dist.active, announce=self.is_main)
 
+    def into(self, run_dir: str | Path, resume: bool = False) -> Trainer:
+        """Train into ``run_dir``, a folder created after this trainer was built (and so validated)."""
+        self.run_dir, self.resume = Path(run_dir), resume
+        return self
+
     def generators(self) -> dict[str, torch.Generator]:
         """The generators saved with each checkpoint, so a resumed run draws what the original would."""
         return {"data": self.data_gen, "noise": self.noise_gen}
@@ -119,8 +129,10 @@ class Trainer:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def setup_run_dir(self) -> None:
-        if self.is_main and self.t["samples"]:
-            ckpt.run_path(self.run_dir, ckpt.SAMPLES_DIR)  # refuse a samples link out of the folder up front
+        if self.is_main:
+            atomic.remove_temporaries(self.run_dir)  # what killed writes left: nothing reads them
+            if self.t["samples"]:  # refuse a samples link out of the folder up front
+                atomic.remove_temporaries(ckpt.run_path(self.run_dir, ckpt.SAMPLES_DIR))
         if self.resume and ckpt.has_checkpoint(self.run_dir):
             self.state = ckpt.load_checkpoint(self.run_dir, self.model, self.optimizer)
             ckpt.check_position(self.state, len(self.train_split), self.t["batch_size"],
@@ -128,9 +140,12 @@ class Trainer:
             restore_rng(self.state.rng, self.generators())
             if self.scaler is not None and "scaler" in self.state.extra:
                 self.scaler.load_state_dict(self.state.extra["scaler"])
-            # epochs logged after the checkpoint was written belong to work that is about to be redone
-            self.metrics = [m for m in ckpt.read_metrics(self.run_dir) if m["epoch"] <= self.state.epoch]
+            # the checkpoint commits the epochs it records; anything logged after it is work to be redone
+            self.metrics = self.state.metrics if self.state.metrics is not None else [
+                m for m in ckpt.read_metrics(self.run_dir) if m["epoch"] <= self.state.epoch]
             self.log(f"resuming {self.run_dir} at epoch {self.state.epoch + 1}, step {self.state.step}")
+            if self.is_main:
+                self.repair()
         elif self.resume:  # stopped before its first checkpoint (prepare_resume_dir checked it is empty)
             self.log(f"{self.run_dir} has no checkpoint yet: training it from the start")
         elif self.is_main:
@@ -148,11 +163,11 @@ class Trainer:
                 if record is None:  # stopped mid-epoch; the checkpoint is written
                     self.interrupted()
                 self.metrics.append(record)
+                self.state = ckpt.TrainerState(epoch=record["epoch"], global_step=self.state.global_step)
+                self.save()  # the checkpoint commits the epoch; what follows can be rebuilt from it
                 if self.is_main:
                     ckpt.write_metrics(self.run_dir, self.metrics)
                     self.save_samples(record["epoch"])
-                self.state = ckpt.TrainerState(epoch=record["epoch"], global_step=self.state.global_step)
-                self.save()
                 self.log(self.epoch_line(record))
                 if self.stop_agreed() and self.state.epoch < epochs:
                     self.interrupted()
@@ -169,11 +184,21 @@ class Trainer:
     def save(self) -> None:
         if not self.is_main:
             return
+        self.state.metrics = list(self.metrics)
         self.state.rng = rng_state(self.generators())
         if self.scaler is not None:
             self.state.extra["scaler"] = self.scaler.state_dict()
         ckpt.save_checkpoint(self.run_dir, self.model, self.optimizer, self.state)
         ckpt.save_weights(self.run_dir, self.model, self.state.epoch)
+
+    def repair(self) -> None:
+        """Rewrite what follows from the checkpoint where a kill (or damage) left it behind or broken."""
+        ckpt.repair_metrics(self.run_dir, self.metrics)
+        epoch = self.state.epoch
+        if self.t["samples"] and epoch and not self.state.step and not self.sample_path(epoch).exists():
+            self.save_samples(epoch)
+        if ckpt.repair_weights(self.run_dir, self.model, epoch):
+            self.log(f"repaired {self.run_dir / ckpt.WEIGHTS_FILE} from {ckpt.CHECKPOINT_FILE}")
 
     # -- one epoch --------------------------------------------------------------------------------
 
@@ -204,7 +229,7 @@ class Trainer:
         data = keep_global_rng(batches(self.train_split, bs // self.dist.world_size, order,
                                        self.config["data"]["workers"], self.device))
         for step, shard, (x, _) in zip(range(start_step, steps), shards, data, strict=True):
-            with self.dist.noise(shard):
+            with self.dist.global_batch(shard):
                 values = self.train_step(x) if shard.weight == 1 else self.train_step(x, shard.weight)
             if shard.counted:
                 totals += values * shard.counted
@@ -234,14 +259,17 @@ class Trainer:
         progress.close()
         if self.model.sampler.fits_prior:
             self.model.sampler.fit_prior(self.collect_codes(self.train_split))
+        test = self.evaluate(self.test_split)
+        if not all(math.isfinite(v) for v in test.values()):  # weights that score NaN are not a result
+            self.stop_on_nan(epoch, steps - 1, torch.tensor(list(test.values())), "test loss")
         return {"epoch": epoch + 1,
                 "train": dict(zip(self.terms, train_terms.tolist())),
-                "test": self.evaluate(self.test_split),
+                "test": test,
                 "seconds": round(seconds, 3),
                 "images_per_second": round(seen / seconds, 1) if seconds > 0 else None,
                 "lr": self.learning_rate(epoch)}
 
-    def sync_step(self, values: torch.Tensor, shard: distributed.Shard) -> tuple[torch.Tensor, bool]:
+    def sync_step(self, values: torch.Tensor, shard: sharding.Shard) -> tuple[torch.Tensor, bool]:
         """The step's loss terms over the whole global batch, and whether any rank was asked to stop.
 
         Every rank calls this at the same steps, so every rank stops (or raises on NaN) at the same
@@ -296,12 +324,12 @@ class Trainer:
         rate = f"{seen / seconds:.0f} img/s" if seconds > 0 else ""
         return f"{format_terms(dict(zip(self.terms, means.tolist())))} | {rate}"
 
-    def stop_on_nan(self, epoch: int, step: int, values: torch.Tensor) -> None:
-        last = f"epoch {self.state.epoch}" if self.state.epoch else "none yet"
+    def stop_on_nan(self, epoch: int, step: int, values: torch.Tensor, what: str = "loss") -> None:
+        kept = (f"the last good checkpoint (epoch {self.state.epoch}) in {self.run_dir} is kept"
+                if ckpt.has_checkpoint(self.run_dir) else "no checkpoint had been written")
         raise TrainingError(
-            f"the loss became {values[0].item()} at epoch {epoch + 1}, step {step + 1}; training stopped and "
-            f"the last good checkpoint ({last}) in {self.run_dir} is kept. Try a lower --lr, "
-            f"--set training.grad_clip=1.0 or --precision fp32"
+            f"the {what} became {values[0].item()} at epoch {epoch + 1}, step {step + 1}; training stopped and "
+            f"{kept}. Try a lower --lr, --set training.grad_clip=1.0 or --precision fp32"
         )
 
     # -- evaluation and samples -------------------------------------------------------------------
@@ -319,7 +347,7 @@ class Trainer:
         totals = torch.zeros(len(self.terms) + 1, dtype=torch.float64, device=self.device)
         loader = batches(split, batch // world, order, self.config["data"]["workers"], self.device)
         for shard, (x, _) in zip(shards, keep_global_rng(loader), strict=True):
-            with self.dist.noise(shard), autocast(self.device, self.t["precision"]):
+            with self.dist.global_batch(shard), autocast(self.device, self.t["precision"]):
                 terms = self.model.compute_loss(x, generator=gen)
             if shard.counted:
                 totals[:-1] += torch.stack([terms[k].double() for k in self.terms]) * shard.counted
@@ -351,7 +379,10 @@ class Trainer:
         gen = torch.Generator(device=self.device).manual_seed(self.t["seed"] + SAMPLE_SEED_OFFSET)
         images = self.model.generate(self.t["samples"], generator=gen).float().cpu().numpy()
         self.model.train()
-        save_grid(images, ckpt.run_path(self.run_dir, ckpt.SAMPLES_DIR, f"epoch-{epoch:04d}.png"))
+        save_grid(images, self.sample_path(epoch))
+
+    def sample_path(self, epoch: int) -> Path:
+        return ckpt.run_path(self.run_dir, ckpt.SAMPLES_DIR, f"epoch-{epoch:04d}.png")
 
     def epoch_line(self, record: dict[str, Any]) -> str:
         return (f"epoch {record['epoch']}/{self.t['epochs']}: train {format_terms(record['train'])} | "

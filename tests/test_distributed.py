@@ -1,10 +1,11 @@
-"""Distributed training: sharding and noise arithmetic, and real two-process runs over gloo on CPU.
+"""Distributed training: real two-process runs over gloo on CPU (the arithmetic is in test_sharding.py).
 
 The contract under test: N processes with B/N images each train like one process with batch B. The
 per-epoch loss terms of a two-process run must agree with a one-process run to within ``RTOL`` of
 the total loss. Measured here the difference is about 1e-6 (fp32 gradients are summed in another
 order); a run whose noise or data were not shard-consistent differs by 1e-3 or more, so 1e-4 keeps
-a hundredfold margin on one side and tenfold on the other.
+a hundredfold margin on one side and tenfold on the other. ``tests/test_distributed_weights.py``
+compares the weights and Adam moments themselves, with and without BatchNorm.
 """
 
 from __future__ import annotations
@@ -26,63 +27,11 @@ from safetensors.torch import load_file
 
 from genkit.cli import cli
 from genkit.config import build_config
-from genkit.distributed import GlobalBatchNoise, Shard, shard_order, split_sizes
-from genkit.errors import ConfigError
 from genkit.plugins import get_registry
 from genkit.training import Trainer
 
 RTOL = 1e-4
 EPOCHS, BATCH, EVERY = 2, 64, 2  # 512 images: 8 steps per epoch, a checkpoint every 2
-
-
-# -- arithmetic -----------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("count, batch, world", [(512, 64, 2), (100, 32, 2), (101, 30, 3), (65, 64, 2),
-                                                 (5, 4, 4), (7, 8, 8), (1, 2, 2)])
-def test_shards_cover_each_global_batch_once(count, batch, world):
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(count))
-    parts = [shard_order(order, batch, world, rank) for rank in range(world)]
-    local = batch // world
-    steps = -(-count // batch)
-    assert all(len(shards) == steps for _, shards in parts)
-    for step in range(steps):
-        expected = order[step * batch:(step + 1) * batch]
-        rows, counted = torch.zeros(len(expected), dtype=torch.int64), 0
-        for indices, shards in parts:
-            shard = shards[step]
-            mine = indices[step * local:step * local + shard.size]
-            assert shard.global_size == len(expected)
-            assert torch.equal(mine, expected[shard.offset:shard.offset + shard.size])
-            if shard.counted:
-                rows[shard.offset:shard.offset + shard.size] += 1
-                counted += shard.counted
-            assert shard.weight == pytest.approx(world * shard.counted / len(expected))
-        assert counted == len(expected) and bool((rows == 1).all())
-    assert sum(split_sizes(count % batch or batch, world)) == (count % batch or batch)
-
-
-def test_batch_must_divide_among_processes():
-    with pytest.raises(ConfigError, match="not divisible by the 3 processes"):
-        shard_order(torch.arange(10), 64, 3, 0)
-
-
-def test_each_rank_draws_its_rows_of_the_global_noise():
-    gen = torch.Generator().manual_seed(5)
-    full, full_like = torch.randn((6, 3), generator=gen), torch.rand((6, 2), generator=gen)
-    torch.manual_seed(0)  # dropout draws from the global generator
-    mask = torch.nn.functional.dropout(torch.ones(6, 4), 0.5, True)
-    for offset, size in ((0, 3), (3, 3), (4, 2)):
-        gen = torch.Generator().manual_seed(5)
-        with GlobalBatchNoise(Shard(offset, size, 6, size)):
-            mine = torch.randn(torch.Size([size, 3]), generator=gen)
-            mine_like = torch.rand_like(torch.zeros(size, 2), generator=gen)
-            torch.manual_seed(0)
-            dropped = torch.nn.functional.dropout(torch.full((size, 4), 2.0), 0.5, True)
-            unbatched = torch.randn(5, generator=gen)  # its first dimension is not the batch: left alone
-        assert torch.equal(mine, full[offset:offset + size])
-        assert torch.equal(mine_like, full_like[offset:offset + size])
-        assert torch.equal(dropped, 2.0 * mask[offset:offset + size])
-        assert unbatched.shape == (5,)
 
 
 # -- real runs ------------------------------------------------------------------------------------

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 # the metadata schema, not the exporter: `genkit export --help` must not import torch
 from genkit.onnx.metadata import DEFAULT_OPSET, EXPORTERS
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # FloatRange lets NaN through (it fails every comparison) and inf would accept any difference
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
 
 
 @click.command("export")
@@ -13,10 +22,12 @@ from genkit.onnx.metadata import DEFAULT_OPSET, EXPORTERS
 @click.option("--onnx", "to_onnx", is_flag=True, required=True,
               help="Export to ONNX (the only format so far; required so that others can be added).")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Export folder (default: RUN/onnx).")
-@click.option("--opset", type=click.IntRange(min=7), default=DEFAULT_OPSET, show_default=True, help="ONNX opset.")
+@click.option("--opset", type=click.IntRange(min=7), default=DEFAULT_OPSET, show_default=True,
+              help="ONNX opset the graphs import (the dynamo exporter writes 18 and later); an opset no exporter "
+                   "writes is an error.")
 @click.option("--exporter", type=click.Choice(["auto", *EXPORTERS]), default="auto", show_default=True,
               help="auto: torch's dynamo exporter, falling back to the TorchScript one when it fails or mismatches.")
-@click.option("--atol", type=click.FloatRange(min=0.0), default=1e-5, show_default=True,
+@click.option("--atol", type=click.FloatRange(min=0.0), default=1e-5, show_default=True, callback=_finite,
               help="Largest absolute difference from torch (float32) that verification accepts.")
 @click.option("--quiet", is_flag=True, help="Print only the export folder.")
 def export_command(run_dir, to_onnx, out, opset, exporter, atol, quiet):

@@ -47,6 +47,17 @@ def _open(source: str, provider: str, threads: int):
     return open_source(source, provider, threads)
 
 
+def _check_outputs(outputs, source, images_file=None, data=None) -> None:
+    """Refuse, before any work, an output that would overwrite what the command reads (see genkit.outputs)."""
+    from genkit.outputs import check_output, spec_path
+    from genkit.runtime.source import source_kind
+
+    source_kind(source)  # a source that is no source is the first thing to say
+    for path in outputs:
+        if path:
+            check_output(path, inputs=(source, images_file, spec_path(data)))
+
+
 def _read_images(model, data, split, images_file, count):
     from genkit.commands.image_inputs import dataset_images, npy_images
 
@@ -87,6 +98,7 @@ def generate_command(source, count, seed, out, npy, columns, provider, threads):
     """
     if not out and not npy:
         raise click.UsageError("name an output: -o grid.png and/or --npy samples.npy")
+    _check_outputs((out, npy), source)
     model = _open(source, provider, threads)
     images = model.generate(count, seed=seed)
     if out:
@@ -113,6 +125,7 @@ def reconstruct_command(source, data, split, images_file, count, out, columns, p
     """
     from genkit.images import save_grid
 
+    _check_outputs((out,), source, images_file, data)
     model = _open(source, provider, threads)
     images, _, described = _read_images(model, data, split, images_file, count)
     recon = model.reconstruct(images)
@@ -144,6 +157,7 @@ def encode_command(source, data, split, images_file, count, out, provider, threa
 
     The code is the encoder output the sampler uses at inference (mu for a VAE, the code for an AE).
     """
+    _check_outputs((out, labels_path(Path(out))), source, images_file, data)
     model = _open(source, provider, threads)
     images, labels, described = _read_images(model, data, split, images_file, count)
     params = model.encode(images)

@@ -50,8 +50,10 @@ def plot_command(ctx, source, kind, out, data, split, seed, **options):
 
     from genkit import atomic
     from genkit.evaluation.source import open_source
+    from genkit.outputs import check_output, spec_path
     from genkit.plots import render
     from genkit.plots.context import PlotContext
+    from genkit.runtime.source import source_kind
 
     entry = KINDS[kind]
     for name in KIND_OPTIONS:
@@ -62,6 +64,8 @@ def plot_command(ctx, source, kind, out, data, split, seed, **options):
     path = Path(out or f"{kind}.png")
     if path.suffix.lower() != ".png":
         raise click.BadParameter(f"{path} must be a .png file", param_hint="'-o' / '--out'")
+    source_kind(source)  # a source that is no source is the first thing to say
+    check_output(path, inputs=(source, options.get("attributes"), spec_path(data)), what="figure")
     context = PlotContext(open_source(source), data, split, seed, {k: v for k, v in options.items() if v is not None})
     png = render(kind, context)
     atomic.write_bytes(path, png)

@@ -101,21 +101,35 @@ def train_command(ctx, recipe, config_file, overrides, resume_dir, out, quiet, n
 
 
 def train_here(dist, config, out, resume_dir, quiet) -> int:
-    """Train in this process (alone, or as one torchrun worker); the exit code."""
-    from genkit.training import TrainingInterrupted, resolve_device, train
+    """Train in this process (alone, or as one torchrun worker); the exit code.
 
-    device = dist.device(resolve_device(config["training"]["device"]))
-    dataset = read_data(config)
-    run_dir, resume, config = choose_run_dir(dist, device, config, out, resume_dir)
+    Everything that can be checked (device, precision, data, model) is, by building the trainer,
+    before the run folder exists; a new run that fails before its first checkpoint removes it again.
+    """
+    from genkit import checkpoint as ckpt
+    from genkit.training import Trainer, TrainingInterrupted
+
+    def trainer_for(settings):
+        return Trainer(settings, None, progress=not quiet, dist=dist, dataset=read_data(settings))
+
+    trainer = trainer_for(config)
+    made: list[Path] = []  # the folders this process creates for a new run: undone if it fails to start
+    run_dir, resume, chosen = choose_run_dir(dist, trainer.device, config, out, resume_dir, made)
+    if chosen is not config:  # a restarted torchrun worker continues the run it was training
+        trainer = trainer_for(chosen)
     if dist.is_main:
-        click.echo(f"training {config['recipe']} on {config['data']['name']} into {run_dir}"
-                   + _batch_note(dist, config["training"]["batch_size"]), err=True)
+        click.echo(f"training {chosen['recipe']} on {chosen['data']['name']} into {run_dir}"
+                   + _batch_note(dist, chosen["training"]["batch_size"]), err=True)
     try:
-        result = train(config, run_dir, resume=resume, progress=not quiet, dist=dist, dataset=dataset)
+        result = trainer.into(run_dir, resume).run()
     except TrainingInterrupted as exc:
         if dist.is_main:
             click.echo(str(exc), err=True)
         return exc.exit_code
+    except BaseException:
+        if dist.is_main and not resume:
+            ckpt.discard_uncommitted(run_dir, made)
+        raise
     if dist.is_main:
         last = result.metrics[-1]["test"] if result.metrics else {}
         click.echo(f"run saved to {run_dir}" + (f" (test loss {last['loss']:.4f})" if "loss" in last else ""))
@@ -161,11 +175,11 @@ def resolve_config(recipe, config_file, sets, resume_dir) -> dict:
         raise ConfigError(f"{Path(resume_dir) / ckpt.CONFIG_FILE}: {exc}") from None
 
 
-def choose_run_dir(dist, device, config, out, resume_dir) -> tuple[Path, bool, dict]:
+def choose_run_dir(dist, device, config, out, resume_dir, made: list[Path]) -> tuple[Path, bool, dict]:
     """The run folder, whether to resume it, and the configuration to train (rank 0 decides for all).
 
     A worker group that torchrun restarted after a failure resumes the folder it was training, with
-    that run's own configuration.
+    that run's own configuration. The folders rank 0 creates for a new run are added to ``made``.
     """
     from genkit import checkpoint as ckpt
     from genkit import distributed
@@ -184,10 +198,27 @@ def choose_run_dir(dist, device, config, out, resume_dir) -> tuple[Path, bool, d
             return run_dir, True, resolve_config(None, None, [], run_dir)
 
     def decide() -> str:
-        folder = ckpt.prepare_run_dir(out) if out else ckpt.new_run_dir("runs", config["recipe"])
+        folder, created = new_run_folder(config, out)
+        made.extend(created)
         return str(folder)
 
     return Path(dist.decide_on_main(decide, device)), False, config
+
+
+def new_run_folder(config, out) -> tuple[Path, list[Path]]:
+    """Create the folder of a new run (``out``, or a fresh one under ./runs/) and list the folders made."""
+    from genkit import atomic
+    from genkit import checkpoint as ckpt
+    from genkit.outputs import check_output, spec_path
+
+    if out:
+        # not inside what the run reads: an image folder would take the run's sample grids for data
+        check_output(out, inputs=(spec_path(config["data"]["name"]),), what="run folder")
+        made = atomic.missing_folders(out)
+        return ckpt.prepare_run_dir(out), made
+    made = atomic.missing_folders("runs")
+    folder = ckpt.new_run_dir("runs", config["recipe"])
+    return folder, [folder, *made]
 
 
 def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resume_dir, quiet, nproc,
@@ -196,21 +227,26 @@ def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resum
     import torch
 
     from genkit import checkpoint as ckpt
-    from genkit import distributed
     from genkit.launch import launch
-    from genkit.training import resolve_device
+    from genkit.sharding import check_batch_size
+    from genkit.training import Trainer, autocast, resolve_device
 
-    distributed.check_batch_size(config["training"]["batch_size"], nproc)
+    check_batch_size(config["training"]["batch_size"], nproc)
     device = resolve_device(config["training"]["device"])
     if device.type == "cuda" and nproc > torch.cuda.device_count():
         raise click.UsageError(f"--nproc {nproc} needs {nproc} GPUs; torch sees {torch.cuda.device_count()}")
-    read_data(config)  # every worker would fail on missing or broken data, each saying so: say it once, here
+    # Every worker would fail on broken data, an unbuildable model or a precision the device lacks, each
+    # saying so: say it once, here. The trial trainer is built on the CPU; the GPUs are the workers'.
+    autocast(device, config["training"]["precision"])
+    Trainer({**config, "training": {**config["training"], "device": "cpu", "precision": "fp32"}}, None,
+            progress=False, dataset=read_data(config))
     args: list[str] = []
+    made: list[Path] = []
     if resume_dir:
         run_dir = ckpt.prepare_resume_dir(resume_dir)
         args += ["--resume", str(run_dir)]
     else:
-        run_dir = ckpt.prepare_run_dir(out) if out else ckpt.new_run_dir("runs", config["recipe"])
+        run_dir, made = new_run_folder(config, out)
         args += [recipe, "-o", str(run_dir)]
         if config_file:
             args += ["--config", str(Path(config_file).resolve())]
@@ -221,7 +257,11 @@ def launch_workers(config, recipe, config_file, overrides, shortcuts, out, resum
             args += [f"--{name.replace('_', '-')}", str(value)]
     if quiet:
         args.append("--quiet")
-    return launch(args, nproc, max_restarts, run_dir)
+    try:
+        return launch(args, nproc, max_restarts, run_dir)
+    finally:  # workers that failed before the first checkpoint leave a folder with nothing to resume
+        if not resume_dir:
+            ckpt.discard_uncommitted(run_dir, made)
 
 
 def _batch_note(dist, batch: int) -> str:

@@ -28,6 +28,14 @@ def check_image_shape(name: str, actual: Sequence[int], expected: Sequence[int] 
     )
 
 
+def require_images(split: Split, dataset: str) -> Split:
+    """``split`` when it holds images; a ``DataError`` otherwise, since a score over no images would be 0."""
+    if not len(split):
+        raise DataError(f"the {split.name} split of {dataset} holds no images; a run needs images to train on "
+                        f"and test images to measure its test loss")
+    return split
+
+
 class ImageDataset:
     """A dataset's splits (built on first request and kept), its image shape and its checksum.
 

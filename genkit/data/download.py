@@ -15,13 +15,13 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
 from typing import TextIO
 
+from genkit import atomic
 from genkit.data import locations
 from genkit.data.download_progress import DownloadProgress
 from genkit.errors import DataError
@@ -130,41 +130,49 @@ def _network_reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
+class _MirrorFailed(Exception):
+    """One mirror did not deliver the file intact; the message says which and why."""
+
+
 def _fetch(url: str, target: Path, expected: RemoteFile, stream: TextIO | None) -> str | None:
-    """Download ``url`` to ``target`` through a temporary file; ``None`` on success, else the reason."""
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    """Download ``url`` to ``target`` through an atomic write; ``None`` on success, else the mirror's failure.
+
+    A network failure or a checksum mismatch is the mirror's (the next one is tried); a failure to
+    write is the disk's and raises ``WriteError``.
+    """
     progress = None
     try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-                    length = response.headers.get("Content-Length")
-                    progress = DownloadProgress(expected.filename, int(length) if length else None, stream, url)
-                    for chunk in iter(lambda: response.read(CHUNK), b""):
-                        out.write(chunk)
-                        progress.update(len(chunk))
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-                # ValueError: a malformed GENKIT_DATA_MIRROR ("unknown url type")
-                if progress:
-                    progress.fail()
-                return f"{url}: {_network_reason(exc)}"
-        problem = verify(tmp, expected)
-        if problem:
+        with atomic.atomic_path(target) as tmp:
+            with open(tmp, "wb") as out, _open_url(url) as response:
+                length = response.headers.get("Content-Length")
+                progress = DownloadProgress(expected.filename, int(length) if length else None, stream, url)
+                while chunk := _read(response, url):
+                    out.write(chunk)
+                    progress.update(len(chunk))
+            problem = verify(tmp, expected)
+            if problem:
+                raise _MirrorFailed(f"{url}: {problem}")
+    except _MirrorFailed as failure:
+        if progress:
             progress.fail()
-            return f"{url}: {problem}"
-        os.chmod(tmp, _file_mode())  # mkstemp creates 0600; a shared data folder needs the usual mode
-        os.replace(tmp, target)
-        progress.finish("checksum ok")
-        return None
-    finally:
-        tmp.unlink(missing_ok=True)
+        return str(failure)
+    progress.finish("checksum ok")
+    return None
 
 
-def _file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+def _open_url(url: str):
+    try:
+        return urllib.request.urlopen(url, timeout=TIMEOUT_S)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        # ValueError: a malformed GENKIT_DATA_MIRROR ("unknown url type")
+        raise _MirrorFailed(f"{url}: {_network_reason(exc)}") from None
+
+
+def _read(response, url: str) -> bytes:
+    try:
+        return response.read(CHUNK)
+    except (http.client.HTTPException, OSError) as exc:
+        raise _MirrorFailed(f"{url}: {_network_reason(exc)}") from None
 
 
 def _say(stream: TextIO | None, line: str) -> None:
@@ -187,12 +195,7 @@ def download(name: str, root: Path | None = None, force: bool = False, stream: T
     """
     dataset = remote(name)
     directory = (Path(root).expanduser() / name) if root else locations.cache_dir(name)
-    created = not directory.exists()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"cannot create {directory}: {exc.strerror or exc}") from exc
-    try:
+    with atomic.reported(directory), atomic.new_folders(directory):
         for expected in dataset.files:
             target = directory / expected.filename
             if target.exists() and not force and verify(target, expected) is None:
@@ -207,7 +210,4 @@ def download(name: str, root: Path | None = None, force: bool = False, stream: T
             else:
                 raise DataError(f"cannot download {name} file {expected.filename}: {'; '.join(failures)}. "
                                 f"{_alternatives(dataset)}")
-    finally:
-        if created and directory.exists() and not any(directory.iterdir()):
-            directory.rmdir()
     return directory

@@ -23,7 +23,7 @@ from pathlib import Path
 from genkit.data.dataset import ImageDataset
 from genkit.data.image_files import ImageFiles
 from genkit.data.splits import LazySplit
-from genkit.errors import DataError
+from genkit.errors import DataError, warn
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 TEST_FRACTION_BUCKETS = 10  # one bucket in ten goes to the test split
@@ -55,6 +55,8 @@ def folder_dataset(argument: str | None, input_shape: Sequence[int] | None) -> I
         bases = {split: root for split in files}
     class_names = _class_names([name for names in files.values() for name in names])
     shape = _shape(input_shape, bases["train"] / files["train"][0])
+    if input_shape is not None:
+        _note_conversion(root, bases["train"] / files["train"][0], shape[0])
     class_index = {name: i for i, name in enumerate(class_names or [])}
     splits = {}
     for split, names in files.items():
@@ -121,6 +123,17 @@ def _shape(input_shape: Sequence[int] | None, first: Path) -> tuple[int, int, in
         raise DataError(f"image folders can be read as 1×H×W (grayscale) or 3×H×W (RGB) images; "
                         f"the recipe expects {'×'.join(map(str, shape))}")
     return shape  # type: ignore[return-value]
+
+
+def _note_conversion(root: Path, first: Path, channels: int) -> None:
+    """Warn when the recipe reads the folder's images in another colour mode than they are stored in."""
+    from genkit.data.image_files import native_shape
+
+    stored = native_shape(first)[0]
+    if stored != channels:
+        kinds = {1: "grayscale", 3: "RGB"}
+        warn(f"image folder {root} holds {kinds[stored]} images ({first.name}, ...); the recipe reads them as "
+             f"{kinds[channels]}, so they are converted")
 
 
 def _checksum(bases: dict[str, Path], files: dict[str, list[str]]) -> str:

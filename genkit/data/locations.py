@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from genkit.errors import DataError
+from genkit.errors import DataError, warn
 
 # A tuple so that tests can point it elsewhere with monkeypatch.
 SYSTEM_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
@@ -47,6 +47,14 @@ def find_in(directory: Path, stem: str) -> Path | None:
     return None
 
 
+def _note_fallback(name: str, first: Path, used: Path, stems: list[str]) -> None:
+    """Warn when the user's own $GENKIT_DATA/NAME exists but is incomplete, so that another copy is read."""
+    if not os.environ.get("GENKIT_DATA") or used == first or not first.is_dir():
+        return
+    missing = [stem for stem in stems if find_in(first, stem) is None]
+    warn(f"$GENKIT_DATA/{name} ({first}) has no {', '.join(missing)}; reading dataset {name} from {used} instead")
+
+
 def find_files(name: str, stems: list[str], how_to_get: str) -> tuple[Path, dict[str, Path]]:
     """The first search folder that holds all of ``stems`` (raw or gzipped), and each file's path.
 
@@ -54,10 +62,12 @@ def find_files(name: str, stems: list[str], how_to_get: str) -> tuple[Path, dict
     with ``how_to_get``.
     """
     looked = []
-    for directory in search_dirs(name):
+    dirs = search_dirs(name)
+    for directory in dirs:
         found = {stem: find_in(directory, stem) for stem in stems}
         missing = [stem for stem, path in found.items() if path is None]
         if not missing:
+            _note_fallback(name, dirs[0], directory, stems)
             return directory, {stem: path for stem, path in found.items() if path is not None}
         if len(missing) < len(stems):
             looked.append(f"{directory} (incomplete: no {', '.join(missing)})")

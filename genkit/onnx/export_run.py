@@ -27,6 +27,7 @@ from genkit.onnx.exporter import DEFAULT_OPSET, EXPORTERS
 from genkit.onnx.folder import check_replaceable, staged_export, write_graph
 from genkit.onnx.graph import VerifiedGraph, export_verified
 from genkit.onnx.probe import Probe, latent_batches, probe_images
+from genkit.outputs import check_output
 
 ATOL = 1e-5
 EXPORT_DIR = "onnx"  # the default export folder inside the run folder
@@ -52,6 +53,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, *, opset: int
     run_dir = Path(run_dir)
     document = read_config(run_dir)
     out = Path(out) if out is not None else run_dir / EXPORT_DIR
+    check_output(out, inputs=(run_dir,), what="export", allowed=run_dir / EXPORT_DIR)
     check_replaceable(out)  # before minutes of work, not after
     model = load_model(run_dir).float().eval()
     components, spec = document["components"], model.spec

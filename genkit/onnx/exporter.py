@@ -63,7 +63,15 @@ def export_module(module: torch.nn.Module, example: torch.Tensor, input_name: st
                 model = _export_torchscript(module, example, input_name, output_names, opset)
     except Exception as exc:  # both exporters raise a wide range of types for unsupported code
         raise ExporterFailure(first_line(exc)) from exc
+    written = graph_opset(model)
+    if written != opset:  # the dynamo exporter writes opset 18 when it cannot convert to an older one
+        raise ExporterFailure(f"it wrote opset {written}, not the {opset} asked for")
     return model
+
+
+def graph_opset(model: onnx.ModelProto) -> int | None:
+    """The version of the default ONNX operator set the graph imports."""
+    return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
 
 
 def _export_dynamo(module, example, input_name, output_names, opset) -> onnx.ModelProto:

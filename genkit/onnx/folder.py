@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from genkit import atomic
 from genkit.errors import ExportError
 
 ENCODER_FILE = "encoder.onnx"
@@ -48,31 +49,28 @@ def check_replaceable(out: Path) -> None:
 def staged_export(out: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty staging folder next to ``out``; when the block succeeds it replaces ``out``.
 
-    On any error the staging folder is removed and ``out`` is left as it was.
+    On any error the staging folder is removed and ``out`` is left as it was; an ``OSError`` becomes
+    a ``WriteError`` line naming ``out``.
     """
     out = Path(out)
     check_replaceable(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+    # a failed write is one WriteError line, and the folders made for the export go again
+    with atomic.reported(out), atomic.new_folders(out.parent):
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as exc:
-        raise ExportError(f"cannot create the export folder next to {out}: {exc.strerror}") from None
-    try:
-        yield stage
-        _make_durable(stage)
-        _swap_in(stage, out)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        try:
+            yield stage
+            _make_durable(stage)
+            _swap_in(stage, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _make_durable(stage: Path) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes it private; the export is an ordinary folder
+    os.chmod(stage, 0o777 & ~atomic.current_umask())  # mkdtemp makes it private; the export is an ordinary folder
     for path in stage.iterdir():
         with open(path, "rb") as f:
             os.fsync(f.fileno())
-    _fsync_dir(stage)
+    atomic.fsync_dir(stage)
 
 
 def _swap_in(stage: Path, out: Path) -> None:
@@ -90,7 +88,7 @@ def _swap_in(stage: Path, out: Path) -> None:
             os.rename(aside, out)
             raise
         os.rename(aside, stage)  # so the caller's cleanup removes the old export
-    _fsync_dir(out.parent)
+    atomic.fsync_dir(out.parent)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -102,15 +100,6 @@ def _exchange(a: Path, b: Path) -> bool:
     at_fdcwd, rename_exchange = -100, 2
     result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
     return result == 0
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_graph(stage: Path, graph: str, data: bytes) -> Path:

@@ -24,7 +24,8 @@ key (``genkit.`` + …)   scope      value
                                    Gaussian sampler, ``code`` for a deterministic one); ``prior`` is
                                    ``{"family": "diagonal-gaussian", "mean": [...], "std": [...]}``
                                    from which the runtime draws latent points on the host
-``opset``               shared     the ONNX opset asked for
+``opset``               shared     the ONNX opset asked for, which both graphs import (export fails
+                                   rather than write another)
 ``graph``               per graph  ``"encoder"`` or ``"decoder"``
 ``exporter``            per graph  ``{"name": "dynamo" | "torchscript", "torch": version}``
 ``verification``        per graph  ``{"max_abs_diff", "atol", "batches", "data"}``: how the graph was

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from genkit.errors import GenkitError
 from genkit.onnx.folder import is_export_dir
-
-RUN_CONFIG = "config.json"  # genkit.checkpoint.CONFIG_FILE, which cannot be imported without torch
+from genkit.run_config import CONFIG_FILE as RUN_CONFIG
 
 
 def source_kind(path: str | os.PathLike) -> str:

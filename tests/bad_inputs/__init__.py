@@ -1,11 +1,14 @@
-"""The cases of the bad-input matrix (``tests/test_bad_input.py``), one module per kind of input.
+"""The bad-input matrix and the clean-failure tests, one module per kind of input or failure.
 
-Each case is a function registered with ``@case(name, pattern)`` that builds a broken input inside a
-``Workspace`` and returns the ``genkit`` arguments that meet it; the pattern is what the one error
-line must match.
+Each case of the matrix (``tests/test_bad_input.py``) is a function registered with ``@case(name,
+pattern)`` that builds a broken input inside a ``Workspace`` and returns the ``genkit`` arguments that
+meet it; the pattern is what the one error line must match. The ``test_*.py`` files here cover the
+failures that need more than one command: writes that fail (full or read-only disks, a path under a
+file), failed starts, and a run killed during its first checkpoint. All of them check a failure with
+``harness.assert_fails_cleanly``.
 """
 
-from bad_inputs import command_line, configs, data, run_folders  # noqa: F401  (registers the cases)
-from bad_inputs.registry import CASES, CONTEXT_LINE, Case, Workspace
+from bad_inputs import command_line, configs, data, overwrites, results, run_folders  # noqa: F401  (registers)
+from bad_inputs.registry import CASES, Case, Workspace
 
-__all__ = ["CASES", "CONTEXT_LINE", "Case", "Workspace"]
+__all__ = ["CASES", "Case", "Workspace"]

@@ -65,3 +65,30 @@ def _(w):
     return w.train("--precision", "fp16", "--device", "cpu")
 
 
+
+
+# -- numbers that are not numbers: NaN passes a `< min` check, and neither NaN nor inf is a setting ----
+
+@case("set-lr-nan", r"training\.lr must be a finite number, got nan")
+def _(w):
+    return w.train("--set", "training.lr=nan")
+
+
+@case("option-lr-inf", r"training\.lr must be a finite number, got inf")
+def _(w):
+    return w.train("--lr", "inf")
+
+
+@case("config-grad-clip-minus-inf", r"training\.grad_clip must be a finite number, got -inf")
+def _(w):
+    return w.train("--config", str(w.write("c.toml", "[training]\ngrad_clip = -inf\n")))
+
+
+@case("component-setting-nan", r"loss\.r_loss_factor must be a finite number, got nan")
+def _(w):
+    return w.train("--set", "loss.r_loss_factor=nan")
+
+
+@case("export-atol-nan", r"Invalid value for '--atol': nan is not a finite number")
+def _(w):
+    return ["export", "--onnx", str(w.run()), "-o", str(w.root / "export-out"), "--atol", "nan"]

@@ -81,14 +81,28 @@ def _(w):
     return ["generate", str(run), "-o", str(w.root / "grid.png")]
 
 
-@case("config-json-of-other-recipe", r"does not match the model its config\.json describes")
-def _(w):
+@case("config-json-of-other-recipe", r"recipe 'ae' records sampler 'gaussian' but its configuration names 'det")
+def _(w):  # the recipe and its configuration swapped for another's, the recorded components left as they were
     run = w.run()
 
     def as_ae(document):
         config = build_config(get_registry(), "ae", None, quick_overrides(w.npz))
         document.update(recipe="ae", config=config)
     edit_json(run / "config.json", as_ae)
+    return ["generate", str(run), "-o", str(w.root / "grid.png")]
+
+
+@case("config-json-recipe-renamed", r"config\.json names recipe 'ae' but its configuration is of recipe 'vae'")
+def _(w):
+    run = w.run()
+    edit_json(run / "config.json", lambda d: d.update(recipe="ae"))
+    return ["generate", str(run), "-o", str(w.root / "grid.png")]
+
+
+@case("config-json-other-latent-size", r"does not match the model its config\.json describes")
+def _(w):
+    run = w.run()
+    edit_json(run / "config.json", lambda d: d["config"]["model"].update(z_dim=3))
     return ["generate", str(run), "-o", str(w.root / "grid.png")]
 
 
@@ -109,7 +123,9 @@ def _(w):
 @case("config-json-code-reference", r"unknown encoder 'os:system'")
 def _(w):  # names in config.json are looked up among registered plugins, never imported
     run = w.run()
-    edit_json(run / "config.json", lambda d: d["config"]["model"].update(encoder="os:system"))
+    def point_at_code(document):  # consistently, so that the name reaches the registry
+        document["config"]["model"]["encoder"] = document["components"]["encoder"]["name"] = "os:system"
+    edit_json(run / "config.json", point_at_code)
     return ["train", "--resume", str(run), "--epochs", "2"]
 
 

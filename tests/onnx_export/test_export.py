@@ -147,3 +147,17 @@ def test_verification_falls_back_to_random_images_and_says_so(run_copy, tmp_path
     assert not report.real_data
     assert report.data.startswith("random uniform images") and "gone.npz" in report.data
     assert ExportedModel(tmp_path / "out").metadata["graphs"]["encoder"]["verification"]["data"] == report.data
+
+
+def test_an_opset_the_dynamo_exporter_cannot_write_is_written_by_the_other(run_copy, tmp_path):
+    from genkit.onnx.export_run import export_run
+    from genkit.onnx.exporter import graph_opset
+
+    # the dynamo exporter writes opset 18 when asked for 17; the export must be what --opset said
+    report = export_run(run_copy("vae"), tmp_path / "out", opset=17)
+    assert {g.exporter for g in report.graphs.values()} == {"torchscript"}
+    assert all("wrote opset 18, not the 17" in g.notes[0] for g in report.graphs.values())
+    for graph in meta.GRAPHS:
+        model = onnx.load(str(tmp_path / "out" / f"{graph}.onnx"))
+        assert graph_opset(model) == 17
+        assert json.loads({p.key: p.value for p in model.metadata_props}["genkit.opset"]) == 17

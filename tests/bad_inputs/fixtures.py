@@ -1,0 +1,48 @@
+"""The good inputs the bad ones are made from: a trained run and its export, built once per session.
+
+The fixtures are imported by the bad-input matrix (``tests/test_bad_input.py``) and by the tests in this
+folder; the builders are cached, so both get the same run and export and neither trains twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import quick_overrides
+
+from genkit.config import build_config
+from genkit.plugins import get_registry
+from genkit.training import Trainer
+
+
+@functools.cache
+def trained_run(npz: Path, base: Path) -> Path:
+    run = base / "good-run"
+    run.mkdir()
+    config = build_config(get_registry(), "vae", None,
+                          quick_overrides(npz, **{"training.epochs": 1, "training.limit": 64}))
+    Trainer(config, run, progress=False).run()
+    return run
+
+
+@functools.cache
+def exported_run(run: Path, base: Path) -> Path:
+    out = base / "good-export"
+    result = subprocess.run([sys.executable, "-m", "genkit", "export", "--onnx", str(run), "-o", str(out),
+                             "--quiet"], capture_output=True, text=True, timeout=300, cwd=base)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def good_run(small_npz, tmp_path_factory) -> Path:
+    return trained_run(small_npz, tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def good_export(good_run, tmp_path_factory) -> Path:
+    return exported_run(good_run, tmp_path_factory.getbasetemp())
