@@ -67,9 +67,8 @@ class GlobalBatchNoise(TorchFunctionMode):
         elif func in self.LIKE and args and args[0].dim() and args[0].shape[0] == shard.size:
             return self._rows(func(_widened(args[0], shard.global_size), *args[1:], **kwargs))
         elif func is torch.nn.functional.dropout and args and args[0].dim() and args[0].shape[0] == shard.size:
-            x = args[0]
-            p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
-            training = kwargs.get("training", args[2] if len(args) > 2 else True)
+            # F.dropout hands itself over as (input,) with p, training and inplace always as keywords
+            x, p, training = args[0], kwargs["p"], kwargs["training"]
             if training and p > 0:
                 return x * self._rows(func(_widened(x, shard.global_size).fill_(1), p, True, False))
         return func(*args, **kwargs)

@@ -6,6 +6,8 @@ of each global batch exactly once, and its random draws are its rows of one draw
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -77,3 +79,31 @@ def test_noise_follows_the_memory_layout_of_the_batch():
         assert torch.equal(dropped, rows * mask[offset:offset + size])
         assert torch.equal(mine, noise[offset:offset + size])
         assert mine.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("shard, whole", [
+    (Shard(0, 4, 4, 4), True),
+    (Shard(0, 2, 4, 2), False),  # the first part of a batch split over ranks
+    (Shard(2, 2, 4, 2), False),
+    (Shard(1, 4, 4, 4), False),
+    (Shard(0, 1, 1, 0, 0.0), True),  # a padding row that is its rank's whole batch
+])
+def test_a_shard_is_whole_only_when_it_is_the_entire_batch(shard, whole):
+    assert shard.whole is whole
+
+
+def test_a_shard_is_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Shard(0, 4, 4, 4).size = 2
+
+
+@pytest.mark.parametrize("count, batch, world", [(5, 4, 4), (6, 4, 4), (11, 8, 4), (1, 2, 2)])
+def test_a_rank_with_no_row_left_trains_one_padding_row_with_weight_zero(count, batch, world):
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(0))
+    rest = count % batch
+    local, full = batch // world, count // batch
+    for rank in range(rest, world):  # ranks beyond the last row of the partial batch
+        indices, shards = shard_order(order, batch, world, rank)
+        assert len(indices) == full * local + 1
+        assert indices[-1] == order[full * batch]  # the partial batch's first row, as padding
+        assert shards[-1] == Shard(0, 1, rest, 0, 0.0)

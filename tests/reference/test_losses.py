@@ -7,14 +7,18 @@ uniform in [-3, 2], several batch sizes, z_dim > 1 and images that are neither s
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
 from genkit.components import ModelSpec
+from genkit.config import validate_section
+from genkit.errors import ConfigError
 from genkit_plugins.ae.loss import ReconstructionLoss
-from genkit_plugins.vae.loss import VAELoss
+from genkit_plugins.vae.loss import VAELoss, per_image_mse
 
 INPUT_SHAPE = (3, 5, 7)
 Z_DIM = 6
@@ -120,3 +124,26 @@ def test_reconstruction_loss_gradient_matches_the_analytic_derivative():
     loss(x, x_hat, {"code": torch.zeros(batch, Z_DIM)})["loss"].backward()
     with torch.no_grad():
         torch.testing.assert_close(x_hat.grad, 2 * (x_hat - x) / x.numel(), rtol=RTOL, atol=1e-9)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_per_image_mse_is_one_number_per_image(batch):
+    """Callers weigh or select single images' errors (evaluation, per-class tables): the batch mean
+    of a wrong reduction would hide it, so each image's value is checked on its own."""
+    x, x_hat, _, _ = _inputs(batch, seed=40 + batch)
+    got = per_image_mse(x, x_hat)
+    expected = F.mse_loss(x_hat.double(), x.double(), reduction="none").flatten(1).mean(dim=1)
+    assert got.shape == (batch,) and got.dtype == torch.float32
+    assert torch.allclose(got.double(), expected, rtol=RTOL, atol=0)
+
+
+def test_vae_loss_settings_are_the_books_and_validated():
+    settings = validate_section(VAELoss.Settings, {}, "loss")
+    assert settings["r_loss_factor"] == 1000.0  # the book's weight for 28x28 images
+    for accepted in (0.0, 0.5):  # 0: the KL alone, a prior-only ablation
+        assert validate_section(VAELoss.Settings, {"r_loss_factor": accepted}, "loss")["r_loss_factor"] == accepted
+    with pytest.raises(ConfigError, match="r_loss_factor"):
+        validate_section(VAELoss.Settings, {"r_loss_factor": -0.5}, "loss")
+    loss = VAELoss(spec=_gaussian_spec(), r_loss_factor=10.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):  # settings are read once, never changed in place
+        loss.settings.r_loss_factor = 1.0

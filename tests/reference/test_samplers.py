@@ -10,6 +10,7 @@ errors away for log_var in [-3, 2].
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -189,3 +190,67 @@ def test_fitted_prior_is_what_sample_prior_draws_from():
     z = sampler.sample_prior(20000, generator=torch.Generator().manual_seed(6))
     mean, std = torch.from_numpy(codes.mean(axis=0)), torch.from_numpy(codes.std(axis=0))
     assert_normal_moments(z, mean, std)
+
+
+# -- the noise convention: z = mean + std * eps, eps the generator's standard-normal stream ----------
+# A seed must give the same points wherever they are drawn (a run and its export, a resumed run), so
+# the stream and the sign are part of the contract, not only the distribution (mean - std * eps has
+# the same distribution and is not the same sampler).
+
+def test_gaussian_draw_is_mu_plus_std_times_the_generators_noise():
+    mu, log_var = _posterior(7, seed=11)
+    z = _gaussian()(mu, log_var, generator=torch.Generator().manual_seed(3))
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(z, mu + torch.exp(log_var / 2) * eps)
+
+
+def test_sample_prior_is_mean_plus_std_times_the_generators_noise():
+    sampler = _deterministic(3)
+    codes = torch.randn(64, 3, generator=torch.Generator().manual_seed(5)) * 2.0 - 1.0
+    sampler.fit_prior(codes)
+    draws = sampler.sample_prior(9, generator=torch.Generator().manual_seed(8))
+    eps = torch.randn((9, 3), generator=torch.Generator().manual_seed(8))
+    assert torch.equal(draws, sampler.prior_mean + sampler.prior_std * eps)
+
+
+def test_host_prior_is_mean_plus_std_times_numpys_noise_with_seed_0_by_default():
+    mean, std = np.array([1.5, -2.0, 0.25], np.float32), np.array([0.5, 3.0, 1.0], np.float32)
+    eps = np.random.default_rng(0).standard_normal((4, 3), dtype=np.float32)
+    assert np.array_equal(draw_prior(mean, std, 4), mean + std * eps)
+    assert np.array_equal(draw_prior(mean, std, 4), draw_prior(mean, std, 4, seed=0))
+
+
+def test_unseeded_draws_work():
+    """Without a generator the global one is used (interactive use); the draws still have the right shape."""
+    mu, log_var = _posterior(4, seed=12)
+    torch.manual_seed(0)
+    assert _gaussian()(mu, log_var).shape == mu.shape
+    assert _gaussian().sample_prior(6).shape == (6, Z_DIM)
+    assert _deterministic().sample_prior(6).shape == (6, Z_DIM)
+
+
+# -- what is saved, and what is declared --------------------------------------------------------------
+
+def test_the_fixed_prior_is_not_saved_and_the_fitted_one_is():
+    """N(0, I) is not learnt, so it stays out of model.safetensors (run folders do not change); the
+    autoencoder's fitted prior is data and must be saved with the weights."""
+    assert _gaussian().state_dict() == {}
+    assert set(_deterministic().state_dict()) == {"prior_mean", "prior_std"}
+    assert not GaussianSampler.fits_prior and DeterministicSampler.fits_prior
+
+
+@pytest.mark.parametrize("shape", [(8, Z_DIM + 1), (8, Z_DIM - 1), (8,), (8, Z_DIM, 1), (0, Z_DIM)])
+def test_fit_prior_refuses_codes_of_another_shape(shape):
+    sampler = _deterministic()
+    before = {k: v.clone() for k, v in sampler.state_dict().items()}
+    with pytest.raises(ValueError, match=r"fit_prior expects codes of shape \(N >= 1, 5\)"):
+        sampler.fit_prior(torch.ones(shape))
+    assert all(torch.equal(before[k], v) for k, v in sampler.state_dict().items())
+
+
+def test_model_spec_and_settings_are_frozen():
+    spec = ModelSpec(INPUT_SHAPE, Z_DIM, ("mu", "log_var"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.z_dim = 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _gaussian().settings.anything = 1
