@@ -15,31 +15,22 @@ margins of 1.2x (faces' MSE) to 1.9x, and the same runs with the optimizer step 
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FASHION, _read_idx
 from PIL import Image
 
 from genkit.config import build_config
 from genkit.plugins import get_registry
 from genkit.training import Trainer
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 LOSS_FACTOR = 0.5  # the trained test loss must be at most half the untrained one
 MEAN_IMAGE_FACTOR = 0.85  # and the reconstruction MSE at most 0.85x that of the mean training image
 
 # recipe -> (dataset fixture, steps, batch size): vae-faces is 20x the compute per image
 RECIPES = {"vae": ("fashion", 200, 32), "ae": ("fashion", 200, 32), "vae-faces": ("fashion_rgb128", 100, 16)}
-
-
-def _read_idx(path: Path, count: int) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)[:count].copy()
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,12 @@ and entropy, the wiring of the generation metrics, and the classifier's probabil
 
 from __future__ import annotations
 
-import gzip
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import FASHION, _read_idx
 from torch import nn
 from torch.distributions import Categorical
 
@@ -18,16 +17,6 @@ from genkit.evaluation.classifier import Classifier, FeatureCNN, accuracy_on
 from genkit.evaluation.generation import COVERAGE_SHARE, class_statistics, generation_metrics
 
 from .brute_force import reference_precision_recall
-
-FASHION = Path("/usr/share/datasets/fashion-mnist")
-
-
-def _read_idx(name: str, count: int) -> np.ndarray:
-    with gzip.open(FASHION / name, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)[:count].copy()
 
 
 class NearestCentroid(nn.Module):
@@ -46,10 +35,11 @@ class NearestCentroid(nn.Module):
 def test_accuracy_counts_correct_predictions_over_every_batch():
     # 700 test images: one full batch of 512 and a partial one of 188, so per-batch averaging, a
     # dropped last batch or a division by the batch size all give a different number.
-    train_x = _read_idx("train-images-idx3-ubyte.gz", 2000).reshape(2000, -1) / 255.0
-    train_y = _read_idx("train-labels-idx1-ubyte.gz", 2000)
+    train_x = _read_idx(FASHION / "train-images-idx3-ubyte.gz", 2000).reshape(2000, -1) / 255.0
+    train_y = _read_idx(FASHION / "train-labels-idx1-ubyte.gz", 2000)
     centroids = np.stack([train_x[train_y == c].mean(axis=0) for c in range(10)])
-    images, labels = _read_idx("t10k-images-idx3-ubyte.gz", 700), _read_idx("t10k-labels-idx1-ubyte.gz", 700)
+    images = _read_idx(FASHION / "t10k-images-idx3-ubyte.gz", 700)
+    labels = _read_idx(FASHION / "t10k-labels-idx1-ubyte.gz", 700)
     split = InMemorySplit("test", images[:, None], labels)
 
     pixels = images.reshape(700, -1).astype(np.float32) / np.float32(255.0)  # the split's float32 images
