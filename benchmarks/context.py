@@ -71,7 +71,7 @@ class Context:
         """A ``vae`` run trained for one epoch on a few thousand images: what inference needs."""
         if self._run is None:
             from genkit.config import build_config
-            from genkit.plugins import get_registry
+            from genkit.contract.host import get_registry
             from genkit.training import Trainer
 
             run = self.workdir / "runs" / "vae"

@@ -56,7 +56,7 @@ def figures(document: dict[str, Any]) -> dict[str, bytes]:
 
 def write_figures(pictures: dict[str, bytes], json_path: Path) -> list[Path]:
     """``pictures`` beside the result JSON they come from, named after it."""
-    from genkit.atomic import write_bytes
+    from genkit.files.atomic import write_bytes
 
     paths = []
     for name, png in pictures.items():

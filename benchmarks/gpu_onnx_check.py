@@ -32,10 +32,10 @@ def make_run(recipe: str, folder: Path) -> Path:
     """A run folder holding an untrained model of ``recipe`` (parity needs weights, not training)."""
     import torch
 
-    from genkit import checkpoint
     from genkit.config import build_config
-    from genkit.model import build_model
-    from genkit.plugins import get_registry
+    from genkit.contract.host import get_registry
+    from genkit.contract.model import build_model
+    from genkit.run import checkpoint
 
     config = build_config(get_registry(), recipe, None, ['data.name="npz:/nonexistent.npz"'])
     torch.manual_seed(0)
@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
     import onnxruntime as ort
     import torch
 
-    from genkit.checkpoint import load_model
     from genkit.onnx.export_run import export_run
+    from genkit.run.checkpoint import load_model
     from genkit.runtime import ExportedModel
 
     device = "cuda" if args.provider == "cuda" else "cpu"
@@ -136,18 +136,19 @@ def throughput(run: Path, export: Path, model, device: str, args) -> dict:
             exported = ExportedModel(export, provider=args.provider, batch_size=max(TIMED_BATCHES),
                                      optimization=level, io_binding=binding)
             results[f"onnxruntime optimization={level} io_binding={binding}"] = {
-                n: rates(exported.decode, exported.reconstruct, n, exported.input_shape, exported.latent_size,
+                n: rates(exported.decode, exported.reconstruct, n, exported.input_shape, exported.latent_shape,
                          args.repeats) for n in TIMED_BATCHES}
     results["torch"] = {n: rates(functools.partial(torch_decode, model, device),
                                  functools.partial(torch_reconstruct, model, device),
-                                 n, model.spec.input_shape, model.spec.z_dim, args.repeats) for n in TIMED_BATCHES}
+                                 n, model.spec.input_shape, model.spec.latent_shape, args.repeats)
+                        for n in TIMED_BATCHES}
     return results
 
 
-def rates(decode, reconstruct, n: int, input_shape, latent_size: int, repeats: int) -> dict:
+def rates(decode, reconstruct, n: int, input_shape, latent_shape: tuple[int, ...], repeats: int) -> dict:
     """Images per second of ``decode`` and ``reconstruct`` on host arrays of batch ``n``."""
     x = np.random.default_rng(n).random((n, *input_shape), dtype=np.float32)
-    z = np.random.default_rng(n).standard_normal((n, latent_size), dtype=np.float32)
+    z = np.random.default_rng(n).standard_normal((n, *latent_shape), dtype=np.float32)
     return {"generate_img_s": round(n / timed(functools.partial(decode, z), repeats), 1),
             "reconstruct_img_s": round(n / timed(functools.partial(reconstruct, x), repeats), 1)}
 

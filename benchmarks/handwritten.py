@@ -17,7 +17,7 @@ R_LOSS_FACTOR = 1000.0
 
 
 class HandwrittenVAE(nn.Module):
-    def __init__(self, z_dim: int = LATENT) -> None:
+    def __init__(self, latent: int = LATENT) -> None:
         super().__init__()
         slope = 0.3
         self.encoder = nn.Sequential(
@@ -27,9 +27,9 @@ class HandwrittenVAE(nn.Module):
             nn.Conv2d(64, 64, 3, 1, 1), nn.LeakyReLU(slope),
             nn.Flatten(),
         )
-        self.mu = nn.Linear(64 * 7 * 7, z_dim)
-        self.log_var = nn.Linear(64 * 7 * 7, z_dim)
-        self.decoder_input = nn.Linear(z_dim, 64 * 7 * 7)
+        self.mu = nn.Linear(64 * 7 * 7, latent)
+        self.log_var = nn.Linear(64 * 7 * 7, latent)
+        self.decoder_input = nn.Linear(latent, 64 * 7 * 7)
         self.decoder = nn.Sequential(
             nn.ConvTranspose2d(64, 64, 3, 1, 1), nn.LeakyReLU(slope),
             nn.ConvTranspose2d(64, 64, 3, 2, 1, output_padding=1), nn.LeakyReLU(slope),

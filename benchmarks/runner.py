@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from genkit import atomic
+from genkit.files import atomic
 
 from . import scenarios
 from .context import Context

@@ -21,16 +21,17 @@ _RUNS = itertools.count()
 
 
 def build_trainer(ctx: Context, overrides: Sequence[str] = (), images: int = 0, recipe: str = "vae",
-                  compile_loss: bool = False, test_images: int = 64):
-    """A genkit ``Trainer`` on ``images`` in-memory training images (0: all), with ``--set``-style overrides."""
+                  compile_loss: bool = False, test_images: int = 64, callbacks: Sequence = ()):
+    """A genkit ``Trainer`` on ``images`` in-memory training images (0: all), with ``--set``-style overrides
+    and extra ``callbacks``."""
     from genkit.config import build_config
-    from genkit.plugins import get_registry
+    from genkit.contract.host import get_registry
     from genkit.training import Trainer
 
     config = build_config(get_registry(), recipe, overrides=[*ctx.base_overrides(), *overrides])
     run = ctx.workdir / "windows" / f"{recipe}-{next(_RUNS)}"
     data = SlicedData(ctx.dataset(), images, test_images)
-    trainer = Trainer(config, run, dataset=data, progress=False, log=lambda line: None)
+    trainer = Trainer(config, run, dataset=data, progress=False, log=lambda line: None, callbacks=callbacks)
     if compile_loss:
         # Measured here, not offered as a setting: it is slower than eager for this model on the CPU.
         trainer.model.compute_loss = torch.compile(trainer.model.compute_loss)

@@ -8,13 +8,13 @@ through the ``register_commands`` hook.
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
 import sys
 
 import click
 
-from genkit import __version__
+from genkit import __version__, lazy
+from genkit.environment import env_flag
 from genkit.errors import GenkitError
 
 # name -> "module:attribute"; modules are imported only when the command runs or its help is shown.
@@ -52,7 +52,7 @@ SHORT_HELP = {
 
 
 def debug_enabled() -> bool:
-    return os.environ.get("GENKIT_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_flag("GENKIT_DEBUG")
 
 
 class GenkitGroup(click.Group):
@@ -64,7 +64,7 @@ class GenkitGroup(click.Group):
         if GenkitGroup._plugin_commands_loaded:
             return
         GenkitGroup._plugin_commands_loaded = True
-        from genkit.plugins import get_host
+        from genkit.contract.host import get_host
 
         try:
             get_host().register_commands(self, reserved=BUILTIN_COMMANDS)
@@ -83,9 +83,9 @@ class GenkitGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in BUILTIN_COMMANDS:
-            module, _, attr = BUILTIN_COMMANDS[name].partition(":")
+            module = BUILTIN_COMMANDS[name].partition(":")[0]
             try:
-                return getattr(importlib.import_module(module), attr)
+                return lazy.resolve(BUILTIN_COMMANDS[name])
             except ModuleNotFoundError as exc:
                 if exc.name == module:
                     return None

@@ -1,53 +1,56 @@
-"""A dependency-free progress line for long work, on stderr.
+"""Progress of long work on stderr, drawn by tqdm.
 
-On a terminal it redraws one line; in a log (CI, a file) it prints a line every ``log_every`` seconds
-so the log shows progress without thousands of carriage returns.
+On a terminal tqdm redraws one line; in a log (CI, a file) every redraw becomes its own line, one
+every ``log_every`` seconds, so the log shows progress without carriage returns or blanked lines.
+``due()`` lets a caller skip formatting a status text that would not be shown.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+
+class _Lines:
+    """A log file's view of tqdm: each redraw as its own line."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").strip()
+        if text:
+            self.stream.write(text + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 class Progress:
     def __init__(self, total: int, label: str = "", stream: TextIO | None = None, enabled: bool = True,
-                 interval: float = 0.2, log_every: float = 15.0):
-        self.total, self.label = total, label
-        self.stream = stream or sys.stderr
+                 interval: float = 0.2, log_every: float = 15.0, initial: int = 0, unit: str = "it"):
+        from tqdm import tqdm
+
+        stream = stream or sys.stderr
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.enabled = enabled
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.interval = interval if self.tty else log_every
-        self.start = self.last = time.perf_counter()
-        self.count = 0
+        self.bar = tqdm(total=total, initial=initial, desc=label, file=stream if self.tty else _Lines(stream),
+                        leave=False, dynamic_ncols=self.tty, disable=not enabled, unit=unit,
+                        mininterval=interval if self.tty else log_every, maxinterval=10.0 if self.tty else 0)
 
     def due(self) -> bool:
-        """Whether a redraw is due (callers skip computing the status text otherwise)."""
-        return self.enabled and time.perf_counter() - self.last >= self.interval
+        """Whether the next update will redraw (callers skip computing the status text otherwise)."""
+        bar = self.bar
+        return self.enabled and bar._time() - bar.last_print_t >= bar.mininterval  # noqa: SLF001 - tqdm's own clock
 
     def update(self, count: int, status: str = "", force: bool = False) -> None:
-        self.count = count
-        if not self.enabled or not (force or self.due()):
+        if not self.enabled:
             return
-        self.last = time.perf_counter()
-        line = self._line(status)
-        if self.tty:
-            self.stream.write("\r" + line[:200].ljust(100))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def _line(self, status: str) -> str:
-        frac = self.count / self.total if self.total else 1.0
-        width = 24
-        bar = "=" * int(frac * width) + (">" if frac < 1 else "") + " " * (width - int(frac * width) - 1)
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / frac - elapsed if 0 < frac < 1 else 0.0
-        return f"{self.label} [{bar[:width]}] {self.count}/{self.total} {status} | {elapsed:.0f}s<{eta:.0f}s"
+        if status and (force or self.due() or count >= self.bar.total):
+            self.bar.set_postfix_str(status, refresh=False)
+        self.bar.update(count - self.bar.n)
+        if force:
+            self.bar.refresh()
 
     def close(self) -> None:
-        """End the line on a terminal (the caller's last forced update drew the final state)."""
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.bar.close()

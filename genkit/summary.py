@@ -1,8 +1,10 @@
 """A Keras-style summary of a recipe's model: per component, its layers, output shapes and parameters.
 
-Output shapes are measured, not derived: a dummy batch runs through encoder, sampler, decoder and loss
-with forward hooks on every layer. A *layer* is a module without children, or any module that owns
-parameters or saved buffers directly, so the rows of a component always add up to its totals.
+Output shapes are measured, not derived: a dummy batch (with labels cycling over the classes of a
+conditional model) runs through encoder, sampler, decoder, loss and the losses of later training
+stages with forward hooks on every layer, so spatial latents and conditions show as they are. A
+*layer* is a module without children, or any module that owns parameters or saved buffers directly, so
+the rows of a component always add up to its totals. Each component's settings are listed with it.
 
 Parameter counts follow Keras: trainable parameters, and non-trainable state saved with the weights
 (frozen parameters and persistent floating-point buffers such as BatchNorm's running mean and variance;
@@ -11,6 +13,8 @@ integer bookkeeping like ``num_batches_tracked`` is not a weight and is not coun
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +23,8 @@ import torch
 from torch import nn
 
 from genkit.config import build_config
-from genkit.model import GenerativeModel, build_model
-from genkit.registry import COMPONENT_KINDS, Registry
+from genkit.contract.model import GenerativeModel, build_model, cycle_labels
+from genkit.contract.registry import COMPONENT_KINDS, Registry
 
 DUMMY_BATCH = 2  # more than one image, so nothing that depends on the batch size is hidden
 
@@ -48,6 +52,15 @@ def describe_shape(value: Any) -> Any:
         return [describe_shape(v) for v in value]
     if isinstance(value, dict):
         return {k: describe_shape(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a SamplerOutput: z and its extras
+        out = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if isinstance(item, dict):
+                out.update({k: describe_shape(v) for k, v in item.items()})
+            elif item is not None:
+                out[f.name] = describe_shape(item)
+        return out
     return None
 
 
@@ -56,8 +69,17 @@ def _layers(component: nn.Module) -> list[tuple[str, nn.Module]]:
             if not any(True for _ in m.children()) or sum(count_parameters(m, recurse=False))]
 
 
+def _parts(model: GenerativeModel) -> dict[str, tuple[str, str, nn.Module]]:
+    """The summarised parts by key: (kind, registered name, module); a later stage's loss as ``stage NAME``."""
+    names = model.config.model
+    parts = {kind: (kind, getattr(names, kind), getattr(model, kind)) for kind in COMPONENT_KINDS}
+    for stage in model.config.stages:
+        parts[f"stage {stage.name}"] = ("loss", stage.loss, model.stage_losses[stage.name])
+    return parts
+
+
 def _run_with_hooks(model: GenerativeModel, watched: dict[nn.Module, None]) -> dict[nn.Module, Any]:
-    """Run one dummy batch through the four parts; return each watched module's first output."""
+    """Run one dummy batch through every part; return each watched module's first output."""
     outputs: dict[nn.Module, Any] = {}
 
     def record(module, args, output):
@@ -67,10 +89,11 @@ def _run_with_hooks(model: GenerativeModel, watched: dict[nn.Module, None]) -> d
     try:
         generator = torch.Generator().manual_seed(0)
         x = torch.rand(DUMMY_BATCH, *model.spec.input_shape, generator=generator)
+        labels = cycle_labels(DUMMY_BATCH, model.spec.classes)
         with torch.no_grad():
-            params = model.encode(x)
-            z = model.sampler(*params.values(), generator=generator)
-            model.loss(x, model.decoder(z), params)
+            for loss in (model.loss, *model.stage_losses.values()):
+                # the decoder runs even for a loss that needs no reconstruction, so its layers are measured
+                loss(x, model(x, labels, generator=generator))
     finally:
         for handle in handles:
             handle.remove()
@@ -79,8 +102,8 @@ def _run_with_hooks(model: GenerativeModel, watched: dict[nn.Module, None]) -> d
 
 def summarize_model(model: GenerativeModel) -> dict[str, Any]:
     """The summary of a built model (see the module docstring), as a JSON-ready dict."""
-    names = model.config.get("model", {})
-    layers = {kind: _layers(getattr(model, kind)) for kind in COMPONENT_KINDS}
+    parts = _parts(model)
+    layers = {key: _layers(module) for key, (_, _, module) in parts.items()}
     was_training = model.training
     model.eval()  # dropout off and BatchNorm statistics untouched by the dummy batch
     try:
@@ -88,22 +111,24 @@ def summarize_model(model: GenerativeModel) -> dict[str, Any]:
     finally:
         model.train(was_training)
     components = {}
-    for kind in COMPONENT_KINDS:
-        component = getattr(model, kind)
+    for key, (kind, name, component) in parts.items():
         rows = []
-        for name, module in layers[kind]:
+        for layer, module in layers[key]:
             trainable, frozen = count_parameters(module, recurse=False)
-            rows.append({"name": name or names.get(kind, kind), "type": type(module).__name__,
+            rows.append({"name": layer or name or kind, "type": type(module).__name__,
                          "output_shape": outputs.get(module), "parameters": trainable + frozen,
                          "non_trainable": frozen})
         trainable, frozen = count_parameters(component)
         cls = type(component)
-        components[kind] = {"name": names.get(kind, ""), "class": f"{cls.__module__}:{cls.__qualname__}",
-                            "trainable_parameters": trainable, "non_trainable": frozen, "layers": rows}
+        settings = component.settings
+        components[key] = {"kind": kind, "name": name, "class": f"{cls.__module__}:{cls.__qualname__}",
+                           "settings": dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else {},
+                           "trainable_parameters": trainable, "non_trainable": frozen, "layers": rows}
     return {
-        "recipe": model.config.get("recipe", ""),
+        "recipe": model.config.recipe,
         "input_shape": list(model.spec.input_shape),
-        "z_dim": model.spec.z_dim,
+        "latent_shape": list(model.spec.latent_shape),
+        "classes": model.spec.classes,
         "components": components,
         "total_trainable": sum(c["trainable_parameters"] for c in components.values()),
         "total_non_trainable": sum(c["non_trainable"] for c in components.values()),
@@ -115,8 +140,8 @@ def summarize_recipe(registry: Registry, recipe: str, file: str | Path | None = 
     """Build ``recipe`` as a run would (recipe defaults, TOML file, ``--set`` overrides) and summarise it."""
     config = build_config(registry, recipe, file, overrides)
     summary = summarize_model(build_model(config, registry))
-    for kind, part in summary["components"].items():
-        part["plugin"] = registry.component(kind, part["name"]).plugin
+    for part in summary["components"].values():
+        part["plugin"] = registry.component(part["kind"], part["name"]).plugin
     return summary
 
 
@@ -124,7 +149,7 @@ def summarize_recipe(registry: Registry, recipe: str, file: str | Path | None = 
 
 
 def format_shape(shape: Any) -> str:
-    if shape is None:
+    if shape is None or shape == {}:
         return "-"
     if isinstance(shape, dict):
         if all(s == [] for s in shape.values()):
@@ -138,7 +163,10 @@ def format_shape(shape: Any) -> str:
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as Keras-like tables, one per component."""
     shape = "x".join(map(str, summary["input_shape"]))
-    lines = [f"recipe {summary['recipe']}: input {shape}, latent size {summary['z_dim']}"]
+    latent = summary["latent_shape"]
+    latent_text = "(" + ", ".join(map(str, latent)) + ("," if len(latent) == 1 else "") + ")"
+    condition = f"conditional on {summary['classes']} classes" if summary["classes"] else "unconditional"
+    lines = [f"recipe {summary['recipe']}: input {shape}, latent shape {latent_text}, {condition}"]
     for kind, part in summary["components"].items():
         rows = [(f"{layer['name']} ({layer['type']})", format_shape(layer["output_shape"]),
                  f"{layer['parameters']:,}") for layer in part["layers"]]
@@ -147,7 +175,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         w2 = max([len("Params"), *(len(r[2]) for r in rows)])
         rule = "-" * (w0 + w1 + w2 + 4)
         plugin = f", plugin {part['plugin']}" if part.get("plugin") else ""
-        lines += ["", f"{kind} {part['name']} ({part['class']}{plugin})", rule,
+        settings = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in part.get("settings", {}).items())
+        lines += ["", f"{kind} {part['name']} ({part['class']}{plugin})"]
+        lines += [f"settings: {settings}"] if settings else []
+        lines += [rule,
                   f"{'Layer (type)':<{w0}}  {'Output shape':<{w1}}  {'Params':>{w2}}", rule]
         lines += [f"{a:<{w0}}  {b:<{w1}}  {c:>{w2}}" for a, b, c in rows]
         lines += [rule, f"Trainable params: {part['trainable_parameters']:,}    "

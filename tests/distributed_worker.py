@@ -5,7 +5,8 @@
 
 ``train`` trains the ``vae`` recipe with the given ``--set`` overrides into RUN_DIR, as a worker of
 ``genkit train --nproc`` would, after breaking the run as VARIANT says. The broken variants are made
-here, by patching the trainer from outside, so that production code carries no switch for them:
+here, from outside (patches of genkit.training.distributed, or a callback given to the trainer), so that production
+code carries no switch for them:
 
 - ``exact``: nothing changed;
 - ``local-batch-norm``: BatchNorm layers stay per-rank (each normalises by its own rows' statistics);
@@ -23,7 +24,7 @@ import sys
 
 import torch
 
-from genkit import distributed
+from genkit.training import distributed
 
 
 def summed_gradients(state, bucket):
@@ -34,9 +35,22 @@ def summed_gradients(state, bucket):
     return work.get_future().then(lambda future: future.value()[0])
 
 
+def summing_gradients():
+    """A callback that makes each stage's DistributedDataParallel sum its gradients (every rank runs it)."""
+    from genkit.training import Callback
+
+    class SummingGradients(Callback):
+        writes = False
+
+        def on_stage_start(self, trainer, stage):
+            trainer.loss_of.register_comm_hook(None, summed_gradients)
+
+    return SummingGradients()
+
+
 def train(run_dir: str, variant: str, overrides: list[str]) -> None:
     from genkit.config import build_config
-    from genkit.plugins import get_registry
+    from genkit.contract.host import get_registry
     from genkit.training import Trainer
 
     if variant == "local-batch-norm":
@@ -48,10 +62,8 @@ def train(run_dir: str, variant: str, overrides: list[str]) -> None:
         raise SystemExit(f"unknown variant {variant!r}")
     config = build_config(get_registry(), "vae", None, overrides)
     context = distributed.start(torch.device("cpu"))
-    trainer = Trainer(config, run_dir, dist=context, progress=False)
-    if variant == "summed-gradients":
-        trainer.loss_of.register_comm_hook(None, summed_gradients)
-    trainer.run()
+    callbacks = [summing_gradients()] if variant == "summed-gradients" else []
+    Trainer(config, run_dir, dist=context, progress=False, callbacks=callbacks).run()
     distributed.stop(context)
 
 
@@ -59,7 +71,7 @@ def batch_norm() -> None:
     """Two steps (a batch of 5 over the ranks, then a partial batch of 2) against one BatchNorm2d."""
     import torch.distributed as dist
 
-    from genkit.global_batch_norm import GlobalBatchNorm
+    from genkit.training.global_batch_norm import GlobalBatchNorm
 
     torch.set_default_dtype(torch.float64)
     context = distributed.start(torch.device("cpu"))

@@ -5,24 +5,22 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genkit.components import ModelSpec
 from genkit.config import build_config
+from genkit.contract.components import ModelOutput, ModelSpec
+from genkit.contract.model import build_model
+from genkit.contract.priors import DiagonalGaussianPrior
 from genkit.errors import ConfigError
-from genkit.model import build_model
-from genkit.plugins import PluginHost
-from genkit.testing import ComponentConformance, check_recipe
+from genkit.testing import ComponentConformance, check_recipe, installed_registry
 from genkit_plugins.ae.loss import ReconstructionLoss
 from genkit_plugins.ae.sampler import DeterministicSampler
 
-SPEC = ModelSpec((1, 28, 28), 3, ("code",))
+SPEC = ModelSpec((1, 28, 28), (3,), ("code",))
 
 
 @pytest.fixture(scope="module")
 def registry():
-    host = PluginHost(strict=False, disabled=set())
-    host.load_entry_points()
-    host.run_registrations()
-    return host.registry
+    """The installed plugins, whatever GENKIT_DISABLE_PLUGINS says (genkit.testing's one registry helper)."""
+    return installed_registry()
 
 
 def test_ae_differs_from_vae_only_in_sampler_and_loss(registry):
@@ -30,7 +28,7 @@ def test_ae_differs_from_vae_only_in_sampler_and_loss(registry):
     differing = {kind for kind, name in ae.components().items() if vae.components()[kind] != name}
     assert differing == {"sampler", "loss"}
     assert ae.components()["sampler"] == "deterministic" and ae.components()["loss"] == "reconstruction"
-    assert (ae.input_shape, ae.z_dim) == (vae.input_shape, vae.z_dim)
+    assert (ae.input_shape, ae.latent_shape, ae.classes) == (vae.input_shape, vae.latent_shape, vae.classes)
     for section in ("encoder", "decoder", "training", "data"):
         assert ae.settings[section] == vae.settings[section], section
     assert ae.settings["loss"] == {} and ae.plugin == "ae"
@@ -65,20 +63,21 @@ def test_deterministic_sampler_passes_the_code_through():
 
 def test_prior_is_standard_normal_until_fitted():
     prior = DeterministicSampler(spec=SPEC).prior()
-    assert torch.equal(prior["mean"], torch.zeros(3)) and torch.equal(prior["std"], torch.ones(3))
+    assert isinstance(prior, DiagonalGaussianPrior)
+    assert torch.equal(prior.mean, torch.zeros(3)) and torch.equal(prior.std, torch.ones(3))
 
 
 def test_fit_prior_stores_per_dimension_mean_and_std_in_the_saved_state():
     sampler = DeterministicSampler(spec=SPEC)
     codes = torch.tensor([[0.0, 1.0, 5.0], [2.0, 1.0, 1.0]])
     sampler.fit_prior(codes)
-    torch.testing.assert_close(sampler.prior()["mean"], torch.tensor([1.0, 1.0, 3.0]))
-    torch.testing.assert_close(sampler.prior()["std"], torch.tensor([1.0, 0.0, 2.0]))
+    torch.testing.assert_close(sampler.prior().mean, torch.tensor([1.0, 1.0, 3.0]))
+    torch.testing.assert_close(sampler.prior().std, torch.tensor([1.0, 0.0, 2.0]))
 
     restored = DeterministicSampler(spec=SPEC)
     restored.load_state_dict(sampler.state_dict())
     assert set(sampler.state_dict()) == {"prior_mean", "prior_std"}
-    torch.testing.assert_close(restored.prior()["mean"], torch.tensor([1.0, 1.0, 3.0]))
+    torch.testing.assert_close(restored.prior().mean, torch.tensor([1.0, 1.0, 3.0]))
 
 
 def test_sample_prior_follows_the_fitted_prior():
@@ -102,7 +101,7 @@ def test_reconstruction_loss_is_the_per_image_mse():
     loss = ReconstructionLoss(spec=SPEC)
     x = torch.zeros(2, 1, 28, 28)
     x_hat = torch.stack([torch.full((1, 28, 28), 0.5), torch.full((1, 28, 28), 0.1)])
-    out = loss(x, x_hat, {"code": torch.zeros(2, 3)})
+    out = loss(x, ModelOutput(x_hat, {"code": torch.zeros(2, 3)}, torch.zeros(2, 3)))
     assert list(out) == ["loss", "reconstruction", "mse"] == list(ReconstructionLoss.terms)
     assert float(out["loss"]) == pytest.approx((0.25 + 0.01) / 2)
     assert out["loss"] is out["reconstruction"] is out["mse"]
@@ -110,7 +109,7 @@ def test_reconstruction_loss_is_the_per_image_mse():
 
 def test_reconstruction_loss_is_float32_for_bfloat16_inputs():
     x = torch.rand(2, 1, 28, 28).bfloat16()
-    out = ReconstructionLoss(spec=SPEC)(x, x.flip(0), {"code": torch.zeros(2, 3)})
+    out = ReconstructionLoss(spec=SPEC)(x, ModelOutput(x.flip(0), {"code": torch.zeros(2, 3)}, torch.zeros(2, 3)))
     assert out["loss"].dtype == torch.float32
 
 

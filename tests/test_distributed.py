@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 
 from genkit.cli import cli
 from genkit.config import build_config
-from genkit.plugins import get_registry
+from genkit.contract.host import get_registry
 from genkit.training import Trainer
 
 RTOL = 1e-4

@@ -50,8 +50,8 @@ from safetensors.torch import load_file
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from genkit.config import build_config
-from genkit.model import build_model
-from genkit.plugins import get_registry
+from genkit.contract.host import get_registry
+from genkit.contract.model import build_model
 from genkit.training import Trainer
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -132,7 +132,7 @@ def compare(one: Path, two: Path, settings: list[str]) -> dict[str, tuple[float,
     """For weights, BatchNorm buffers and Adam moments: the largest ratio of a difference to its bound, and where."""
     config = build_config(get_registry(), "vae", None, settings)
     model = build_model(config)  # the initial weights: the runs' common starting point
-    lr = config["training"]["lr"]
+    lr = config.training.lr
     names = [name for name, _ in model.named_parameters()]
     cancelled = cancelled_biases(model)
     momentum = max((m.momentum for m in model.modules() if isinstance(m, _BatchNorm)), default=0.0)

@@ -15,7 +15,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,14 +22,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 from conftest import quick_overrides
+from fault_injection import genkit_command
 from safetensors import safe_open
 from safetensors.torch import load_file
 
 import genkit
-from genkit.atomic import is_temporary
-from genkit.checkpoint import PAUSE_BEFORE_RENAME_ENV
 from genkit.cli import cli
 from genkit.errors import RunFolderError
+from genkit.files.atomic import is_temporary
 
 SEED = 20251124
 TRIALS = 6
@@ -42,10 +41,11 @@ def train_args(npz: Path) -> list[str]:
     return [a for s in quick_overrides(npz, **values) for a in ("--set", s)] + ["--quiet"]
 
 
-def start(run: Path, npz: Path, **env: str) -> subprocess.Popen:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("GENKIT_")} | env
-    return subprocess.Popen([sys.executable, "-m", "genkit", "train", "vae", "-o", str(run), *train_args(npz)],
-                            cwd=run.parent, env=environment, text=True,
+def start(run: Path, npz: Path, pause: float | None = None) -> subprocess.Popen:
+    """``genkit train`` into ``run``; with ``pause``, each checkpoint write waits that long before its rename."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GENKIT_")}
+    command = genkit_command("train", "vae", "-o", str(run), *train_args(npz), pause_before_checkpoint_rename=pause)
+    return subprocess.Popen(command, cwd=run.parent, env=environment, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -134,13 +134,13 @@ def kill_at_random_moment(trial: int, run: Path, npz: Path, rng: random.Random, 
                           duration: float) -> tuple[subprocess.Popen, str]:
     """Start a run and SIGKILL it at the trial's moment; return the process and that moment."""
     if trial == 0:  # inside a checkpoint write: the temporary file is complete but not yet renamed
-        process = start(run, npz, **{PAUSE_BEFORE_RENAME_ENV: "0.5"})
+        process = start(run, npz, pause=0.5)
         seen: set[str] = set()
 
         def second_write() -> bool:
             seen.update(p.name for p in temporaries(run) if p.name.startswith(".checkpoint"))
             return len(seen) >= 2
-        assert wait_until(second_write, process)
+        assert wait_until(second_write, process), process.communicate()[1]
         moment = "during the second checkpoint write"
     elif trial == 1:  # during start-up, before the run folder holds anything
         process = start(run, npz)

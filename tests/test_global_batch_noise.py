@@ -14,8 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genkit.global_batch_noise import GlobalBatchNoise, _requested_size
-from genkit.sharding import Shard
+from genkit.training.global_batch_noise import GlobalBatchNoise, _requested_size
+from genkit.training.sharding import Shard
 
 SHARD = Shard(offset=2, size=3, global_size=8, counted=3)
 ROWS = slice(SHARD.offset, SHARD.offset + SHARD.size)

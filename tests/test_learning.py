@@ -23,7 +23,7 @@ from conftest import FASHION, _read_idx
 from PIL import Image
 
 from genkit.config import build_config
-from genkit.plugins import get_registry
+from genkit.contract.host import get_registry
 from genkit.training import Trainer
 
 LOSS_FACTOR = 0.5  # the trained test loss must be at most half the untrained one

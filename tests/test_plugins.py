@@ -17,18 +17,21 @@ import click
 import pytest
 from plugin_fixtures import run_genkit, warning_lines, write_plugin
 
+from genkit.contract.host import PluginHost, PluginInfo
 from genkit.errors import PluginError
-from genkit.plugins import PluginHost, PluginInfo
 
 HEALTHY = """
-    from genkit.hookspecs import hookimpl
+    from genkit.contract.hookspecs import hookimpl
+
+    class Decoder:  # what the target names: strict mode imports every target
+        pass
 
     @hookimpl
     def register_decoders(register):
         register("healthy-decoder", "healthy_plugin:Decoder", description="still here")
 """
 
-HOOK = "from genkit.hookspecs import hookimpl\n\n@hookimpl\n"
+HOOK = "from genkit.contract.hookspecs import hookimpl\n\n@hookimpl\n"
 
 # name -> (module source, entry-point value or None, fragment of the error, command that meets it)
 CASES = {
@@ -164,6 +167,18 @@ def test_disable_by_entry_point_or_distribution_name(site, names):
     assert plugins["healthy"]["registered"] == {"decoder": ["healthy-decoder"]}
 
 
+def test_strict_mode_imports_every_target_at_start_up(site):
+    write_plugin(site, "lazy_plugin", HOOK + "def register_decoders(register):\n"
+                 "    register('lazy-decoder', 'lazy_plugin:Missing')\n", entry_name="lazy", dist="fixture-lazy")
+    relaxed = run_genkit("list", "--json", paths=[site])
+    assert relaxed.returncode == 0 and relaxed.stderr == ""  # otherwise a target is imported when first used
+    strict = run_genkit("list", paths=[site], GENKIT_STRICT_PLUGINS="1")
+    assert strict.returncode == 1 and "Traceback" not in strict.stderr
+    [line] = stderr_lines(strict)
+    assert line.startswith("Error: plugin 'lazy': decoder 'lazy-decoder' of plugin 'lazy' cannot be imported from "
+                           "lazy_plugin:Missing: AttributeError")
+
+
 def test_disable_withdraws_registrations(site):
     result = run_genkit("list", "--json", paths=[site], GENKIT_DISABLE_PLUGINS="healthy")
     decoders = [d["name"] for d in json.loads(result.stdout)["components"]["decoder"]]
@@ -187,7 +202,7 @@ def test_builtin_names_win_over_a_third_party_duplicate(site):
     # the order of sys.path (the fixture folder comes before site-packages here).
     write_plugin(site, "dupe_plugin", HOOK + "def register_recipes(register):\n"
                  "    register('vae', encoder='conv', sampler='gaussian', decoder='mlp', loss='vae',\n"
-                 "             input_shape=(1, 28, 28), z_dim=2)\n", entry_name="dupe")
+                 "             input_shape=(1, 28, 28), latent_shape=2)\n", entry_name="dupe")
     result = run_genkit("plugins", "--json", paths=[site])
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
     assert "vae" in plugins["vae"]["registered"]["recipe"], plugins["vae"]  # the built-in is the one kept

@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 
+from genkit.contract.registry import Registry, make_register
 from genkit.errors import ConfigError, GenkitError, PluginError, UnknownNameError
-from genkit.registry import Registry, make_register
 
 RECIPE = dict(encoder="conv", sampler="gaussian", decoder="transposed-conv", loss="vae",
-              input_shape=(1, 28, 28), z_dim=2)
+              input_shape=(1, 28, 28), latent_shape=2)
 
 
 def filled() -> Registry:
@@ -81,8 +81,17 @@ def test_malformed_targets_are_rejected_at_registration(target):
 @pytest.mark.parametrize("change, words", [
     ({"input_shape": (28, 28)}, "input_shape"),
     ({"input_shape": (1, 0, 28)}, "input_shape"),
-    ({"z_dim": 0}, "z_dim"),
-    ({"z_dim": "2"}, "z_dim"),
+    ({"latent_shape": 0}, "latent_shape 0; expected a positive integer or a tuple of them"),
+    ({"latent_shape": "2"}, "latent_shape '2'"),
+    ({"latent_shape": ()}, "latent_shape"),
+    ({"latent_shape": (16, 0, 7)}, "latent_shape"),
+    ({"latent_shape": (2.0,)}, "latent_shape"),
+    ({"classes": -1}, "classes -1; expected 0"),
+    ({"classes": True}, "classes True"),
+    ({"stages": {"name": "prior"}}, "expected a list of dicts"),
+    ({"stages": [{"loss": "nll"}]}, "a stage named None"),
+    ({"stages": [{"name": "main"}]}, "not 'main'"),
+    ({"stages": [{"name": "a"}, {"name": "a"}]}, "names two stages alike"),
     ({"encoder": ""}, "invalid encoder"),
     ({"settings": {"optimiser": {}}}, "unknown settings sections"),
     ({"settings": {"training": 3}}, "must be a dict"),
@@ -90,6 +99,21 @@ def test_malformed_targets_are_rejected_at_registration(target):
 def test_invalid_recipes_are_rejected(change, words):
     with pytest.raises(PluginError, match=words):
         Registry().add_recipe("r", plugin="p", **{**RECIPE, **change})
+
+
+@pytest.mark.parametrize(("given", "stored"), [(2, (2,)), ((2,), (2,)), ([16, 7, 7], (16, 7, 7))])
+def test_latent_shape_is_a_number_or_a_tuple_and_stored_as_a_tuple(given, stored):
+    recipe = Registry().add_recipe("r", plugin="p", **{**RECIPE, "latent_shape": given})
+    assert recipe.latent_shape == stored and recipe.as_dict()["latent_shape"] == list(stored)
+
+
+def test_a_recipe_may_declare_a_condition_and_later_stages():
+    stage = {"name": "prior", "loss": "nll", "trains": ["sampler.prior_network"], "epochs": 3}
+    recipe = Registry().add_recipe("r", plugin="p", **RECIPE, classes=10, stages=[stage])
+    assert recipe.classes == 10 and recipe.stages == (stage,) and recipe.stages[0] is not stage
+    assert recipe.as_dict()["classes"] == 10 and recipe.as_dict()["stages"] == [stage]
+    plain = Registry().add_recipe("r", plugin="p", **RECIPE)
+    assert (plain.classes, plain.stages) == (0, ())
 
 
 def test_recipe_settings_cover_every_section():
@@ -162,7 +186,7 @@ def test_string_targets_are_imported_only_on_load(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from genkit.registry import Registry
+        from genkit.contract.registry import Registry
         registry = Registry()
         registry.add_dataset("lazy", "lazy_target_mod:VALUE", plugin="p")
         registry.as_dict(); registry.dataset("lazy")

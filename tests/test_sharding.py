@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from genkit.errors import ConfigError
-from genkit.global_batch_noise import GlobalBatchNoise
-from genkit.sharding import Shard, shard_order, split_sizes
+from genkit.training.global_batch_noise import GlobalBatchNoise
+from genkit.training.sharding import Shard, shard_order, split_sizes
 
 
 @pytest.mark.parametrize("count, batch, world", [(512, 64, 2), (100, 32, 2), (101, 30, 3), (65, 64, 2),

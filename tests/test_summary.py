@@ -12,11 +12,11 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
-from genkit import plugins
 from genkit.cli import cli
 from genkit.config import build_config
-from genkit.model import build_model
-from genkit.plugins import PluginHost
+from genkit.contract import host as plugins
+from genkit.contract.host import PluginHost
+from genkit.contract.model import build_model
 from genkit.summary import count_parameters, format_shape, format_summary, summarize_model, summarize_recipe
 
 # (encoder trainable, encoder non-trainable, decoder trainable, decoder non-trainable) of the Keras models
@@ -106,7 +106,7 @@ def test_cli_text_table(run):
 
 
 def test_cli_set_overrides_change_the_model(run):
-    heads = summary_json(run, "vae", "--set", "model.z_dim=10", "--set", "encoder.filters=[8,8,8,8]")
+    heads = summary_json(run, "vae", "--set", "model.latent_shape=10", "--set", "encoder.filters=[8,8,8,8]")
     layers = {layer["name"]: layer for layer in heads["components"]["encoder"]["layers"]}
     assert layers["heads.mu"]["parameters"] == 8 * 7 * 7 * 10 + 10
 
@@ -177,3 +177,65 @@ def test_count_parameters_counts_frozen_weights_and_saved_float_buffers_only():
 ])
 def test_format_shape(shape, text):
     assert format_shape(shape) == text
+
+
+# -- spatial latents, conditions, stages and settings ----------------------------------------------
+
+
+def _tiny_summary(recipe: str) -> dict:
+    from evaluation.tiny_models import tiny_registry
+
+    registry = tiny_registry()
+    return summarize_model(build_model(build_config(registry, recipe), registry))
+
+
+def test_a_spatial_latent_shows_in_the_output_shapes_and_the_header():
+    summary = _tiny_summary("tiny-spatial")
+    assert summary["latent_shape"] == [2, 3, 3] and summary["classes"] == 0
+    encoder = {layer["name"]: layer for layer in summary["components"]["encoder"]["layers"]}
+    assert encoder["heads.mu"]["output_shape"] == encoder["heads.log_var"]["output_shape"] == [None, 18]
+    assert summary["components"]["sampler"]["layers"][0]["output_shape"] == [None, 2, 3, 3]
+    assert summary["components"]["decoder"]["layers"][0]["output_shape"] == [None, 784]
+    assert format_summary(summary).splitlines()[0] == "recipe tiny-spatial: input 1x28x28, latent shape (2, 3, 3), " \
+                                                      "unconditional"
+
+
+def test_a_conditional_model_runs_with_labels_and_says_so():
+    summary = _tiny_summary("tiny-conditional")
+    assert summary["classes"] == 10
+    decoder = {layer["name"]: layer for layer in summary["components"]["decoder"]["layers"]}
+    assert decoder["embed"] == {"name": "embed", "type": "Embedding", "output_shape": [None, 784],
+                                "parameters": 10 * 784, "non_trainable": 0}
+    assert "latent shape (2,), conditional on 10 classes" in format_summary(summary).splitlines()[0]
+
+
+def test_a_later_stage_loss_is_a_part_of_its_own():
+    summary = _tiny_summary("tiny-staged")
+    stage = summary["components"]["stage refine"]
+    assert (stage["kind"], stage["name"], stage["layers"][0]["output_shape"]) == \
+        ("loss", "reconstruction", {"loss": [], "reconstruction": [], "mse": []})
+    assert "stage refine reconstruction (genkit_plugins.ae.loss:ReconstructionLoss)" in format_summary(summary)
+
+
+def test_each_component_lists_its_settings(run):
+    summary = summary_json(run, "vae", "--set", "loss.r_loss_factor=10")
+    assert summary["components"]["loss"]["settings"] == {"r_loss_factor": 10.0}
+    assert summary["components"]["encoder"]["settings"]["filters"] == [32, 64, 64, 64]
+    assert summary["components"]["sampler"]["settings"] == {}
+    text = run("vae").stdout
+    assert "settings: filters=[32, 64, 64, 64], kernels=[3, 3, 3, 3]" in text
+    assert "settings: r_loss_factor=1000.0" in text
+
+
+def test_list_settings_shows_defaults_types_and_help_texts(run):
+    result = CliRunner().invoke(cli, ["list", "--settings"])
+    assert result.exit_code == 0, result.output
+    assert "encoder.filters = [32, 64, 64, 64]  (a list of integers) output channels of each layer" in result.output
+    assert "loss.r_loss_factor = 1000.0  (a number) weight of the per-image MSE against the KL term" in result.output
+    assert "model.input_shape = [3, 128, 128], model.latent_shape = [200], model.classes = 0" in result.output
+    plain = CliRunner().invoke(cli, ["list"]).output
+    assert "encoder.filters" not in plain and "loss.r_loss_factor" not in plain
+    document = json.loads(CliRunner().invoke(cli, ["list", "--settings", "--json"]).output)
+    loss = next(e for e in document["components"]["loss"] if e["name"] == "vae")
+    assert loss["settings"] == [{"name": "r_loss_factor", "type": "a number", "default": 1000.0,
+                                 "help": "weight of the per-image MSE against the KL term"}]

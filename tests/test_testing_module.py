@@ -11,9 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from genkit.components import Decoder, Encoder, Loss, ModelSpec, Sampler
 from genkit.config import field
-from genkit.registry import Registry
+from genkit.contract.components import Decoder, Encoder, Loss, ModelSpec, Sampler
+from genkit.contract.priors import DiagonalGaussianPrior
+from genkit.contract.registry import Registry
 from genkit.testing import (
     DEFAULT_SPEC,
     ComponentConformance,
@@ -26,6 +27,8 @@ from genkit.testing import (
     check_loss,
     check_recipe,
     check_sampler,
+    installed_registry,
+    registry_installed,
 )
 from genkit_plugins.vae.recipes import VAE
 
@@ -41,7 +44,7 @@ class DenseEncoder(Encoder):
         super().__init__(spec, **settings)
         pixels = math.prod(spec.input_shape)
         self.body = nn.Sequential(nn.Flatten(), nn.Linear(pixels, self.settings.hidden), nn.ReLU())
-        self.heads = nn.ModuleList(nn.Linear(self.settings.hidden, spec.z_dim) for _ in spec.parameter_names)
+        self.heads = nn.ModuleList(nn.Linear(self.settings.hidden, spec.latent_numel) for _ in spec.parameter_names)
 
     @property
     def feature_shape(self):
@@ -49,16 +52,16 @@ class DenseEncoder(Encoder):
 
     def forward(self, x):
         h = self.body(x)
-        return tuple(head(h) for head in self.heads)
+        return tuple(head(h).unflatten(1, self.spec.latent_shape) for head in self.heads)
 
 
 class DenseDecoder(Decoder):
     def __init__(self, spec: ModelSpec, **settings):
         super().__init__(spec, **settings)
-        self.body = nn.Linear(spec.z_dim, math.prod(spec.input_shape))
+        self.body = nn.Linear(spec.latent_numel, math.prod(spec.input_shape))
 
     def forward(self, z):
-        return torch.sigmoid(self.body(z)).view(-1, *self.spec.input_shape)
+        return torch.sigmoid(self.body(z.flatten(1))).view(-1, *self.spec.input_shape)
 
 
 class TestDenseEncoderConformance(EncoderConformance):
@@ -102,12 +105,12 @@ class WideEncoder(DenseEncoder):
 
 class UnboundedDecoder(DenseDecoder):
     def forward(self, z):
-        return self.body(z).view(-1, *self.spec.input_shape)
+        return self.body(z.flatten(1)).view(-1, *self.spec.input_shape)
 
 
 class FlatDecoder(DenseDecoder):
     def forward(self, z):
-        return torch.sigmoid(self.body(z))
+        return torch.sigmoid(self.body(z.flatten(1)))
 
 
 class GaussianLike(Sampler):
@@ -121,7 +124,7 @@ class GaussianLike(Sampler):
         return mu
 
     def prior(self):
-        return {"mean": torch.zeros(self.spec.z_dim), "std": torch.ones(self.spec.z_dim)}
+        return DiagonalGaussianPrior(torch.zeros(self.spec.latent_shape), torch.ones(self.spec.latent_shape))
 
 
 class TestGaussianLikeConformance(SamplerConformance):
@@ -153,8 +156,8 @@ class UnsavedPriorSampler(GaussianLike):
 class BadTermsLoss(Loss):
     terms = ("loss", "mse")
 
-    def forward(self, x, x_hat, params):
-        mse = (x - x_hat).square().mean()
+    def forward(self, x, out):
+        mse = (x - out.x_hat).square().mean()
         return self.terms_of(mse)
 
     def terms_of(self, mse):
@@ -181,20 +184,20 @@ class NanTermLoss(BadTermsLoss):
 
 
 class VectorLoss(Loss):
-    def forward(self, x, x_hat, params):
-        return {"loss": (x - x_hat).square().flatten(1).mean(1)}
+    def forward(self, x, out):
+        return {"loss": (x - out.x_hat).square().flatten(1).mean(1)}
 
 
 class ConstantLoss(Loss):
-    def forward(self, x, x_hat, params):
-        return {"loss": params["mu"].square().mean()}
+    def forward(self, x, out):
+        return {"loss": out.params["mu"].square().mean()}
 
 
 class TermsWithoutLoss(Loss):
     terms = ("mse",)
 
-    def forward(self, x, x_hat, params):
-        return {"mse": (x - x_hat).square().mean()}
+    def forward(self, x, out):
+        return {"mse": (x - out.x_hat).square().mean()}
 
 
 @pytest.mark.parametrize(("check", "cls", "pattern"), [
@@ -202,7 +205,7 @@ class TermsWithoutLoss(Loss):
     (check_encoder, UnusedParameterEncoder, r"no gradient reached \['unused.weight'"),
     (check_encoder, RandomInEvalEncoder, r"must be deterministic in eval mode"),
     (check_encoder, WideEncoder, r"output 'mu' must have shape \(2, 2\); got \(2, 4\)"),
-    (check_encoder, DenseDecoder, r"must be a subclass of genkit.components.Encoder"),
+    (check_encoder, DenseDecoder, r"must be a subclass of genkit.contract.components.Encoder"),
     (check_decoder, UnboundedDecoder, r"output must lie in \[0, 1\]"),
     (check_decoder, FlatDecoder, r"output must have shape \(2, 1, 28, 28\); got \(2, 784\)"),
     (check_sampler, IgnoresGeneratorSampler, r"equally seeded generators"),
@@ -271,7 +274,7 @@ def vae_registry(decoder: object = "genkit_plugins.vae.decoder:TransposedConvDec
 
 def test_check_recipe_accepts_a_sound_recipe():
     model = check_recipe(vae_registry(), "vae", overrides=["encoder.filters=[8,8,8,8]"])
-    assert model.spec.z_dim == 2
+    assert model.spec.latent_shape == (2,)
 
 
 def test_check_recipe_rejects_a_decoder_outside_the_unit_range():
@@ -285,7 +288,7 @@ def test_check_recipe_reports_a_recipe_that_cannot_be_built():
 
 
 def test_a_non_class_fails_with_a_clear_message():
-    with pytest.raises(AssertionError, match=r"'conv': must be a subclass of genkit.components.Encoder"):
+    with pytest.raises(AssertionError, match=r"'conv': must be a subclass of genkit.contract.components.Encoder"):
         check_encoder("conv")
 
 
@@ -309,3 +312,26 @@ def test_importing_genkit_stays_torch_free_and_the_kit_needs_no_pytest():
             "print(torch_free, 'pytest' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+# -- the registries tests work with ----------------------------------------------------------------------------
+
+
+def test_installed_registry_sees_every_installed_plugin_whatever_the_environment(monkeypatch):
+    monkeypatch.setenv("GENKIT_DISABLE_PLUGINS", "genkit")  # would block every built-in plugin of the CLI
+    monkeypatch.setenv("GENKIT_STRICT_PLUGINS", "1")
+    registry = installed_registry()
+    assert {"vae", "vae-faces", "ae"} <= set(registry.recipes)
+    assert registry.recipe("vae").plugin == "vae" and registry is not installed_registry()  # fresh each time
+
+
+def test_registry_installed_is_the_process_wide_registry_for_the_block_only():
+    from genkit.contract.host import get_registry
+
+    before, private = get_registry(), vae_registry()
+    with registry_installed(private):
+        assert get_registry() is private
+    assert get_registry() is before
+    with pytest.raises(RuntimeError), registry_installed(private):
+        raise RuntimeError("the block fails")
+    assert get_registry() is before

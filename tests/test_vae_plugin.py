@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -10,12 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from genkit.components import ModelSpec
 from genkit.config import build_config
+from genkit.contract.components import ModelOutput, ModelSpec
+from genkit.contract.model import build_model
+from genkit.contract.priors import DiagonalGaussianPrior
 from genkit.errors import ConfigError
-from genkit.model import build_model
-from genkit.plugins import PluginHost
-from genkit.testing import ComponentConformance, check_recipe
+from genkit.testing import ComponentConformance, check_recipe, installed_registry
 from genkit_plugins.vae.conv_stack import check_layer_lists
 from genkit_plugins.vae.decoder import TransposedConvDecoder
 from genkit_plugins.vae.encoder import ConvEncoder
@@ -24,17 +25,14 @@ from genkit_plugins.vae.loss import VAELoss
 from genkit_plugins.vae.recipes import VAE, VAE_FACES
 from genkit_plugins.vae.sampler import GaussianSampler
 
-MNIST = ModelSpec((1, 28, 28), 2, ("mu", "log_var"))
+MNIST = ModelSpec((1, 28, 28), (2,), ("mu", "log_var"))
 FACES_ENCODER = VAE_FACES["settings"]["encoder"]
 
 
 @pytest.fixture(scope="module")
 def registry():
-    """The installed plugins, loaded independently of GENKIT_DISABLE_PLUGINS in the environment."""
-    host = PluginHost(strict=False, disabled=set())
-    host.load_entry_points()
-    host.run_registrations()
-    return host.registry
+    """The installed plugins, whatever GENKIT_DISABLE_PLUGINS says (genkit.testing's one registry helper)."""
+    return installed_registry()
 
 
 def counts(module: nn.Module) -> tuple[int, int]:
@@ -68,12 +66,22 @@ def test_encoder_pads_explicitly_only_where_keras_pads_asymmetrically():
     ((1, 27, 27), [2, 2], (16, 7, 7)), ((3, 20, 30), [2, 2], (16, 5, 8)), ((1, 28, 28), [1, 1], (16, 28, 28)),
 ])
 def test_encoder_output_size_is_ceil_of_input_over_stride(shape, strides, feature):
-    spec = ModelSpec(shape, 3, ("mu", "log_var"))
+    spec = ModelSpec(shape, (3,), ("mu", "log_var"))
     encoder = ConvEncoder(spec=spec, filters=[8, 16], kernels=[3, 4], strides=strides)
     mu, log_var = encoder(torch.rand(2, *shape))
     assert encoder.feature_shape == feature
     assert encoder.flatten(encoder.features(torch.rand(1, *shape))).shape[1] == math.prod(feature)
     assert mu.shape == log_var.shape == (2, 3)
+
+
+def test_encoder_and_decoder_carry_a_spatial_latent_through_their_dense_layers():
+    spec = ModelSpec((1, 28, 28), (2, 3, 3), ("mu", "log_var"))
+    encoder = ConvEncoder(spec=spec, filters=[8, 16], kernels=[3, 3], strides=[2, 2])
+    mu, _ = encoder(torch.rand(4, 1, 28, 28))
+    assert mu.shape == (4, 2, 3, 3)
+    decoder = TransposedConvDecoder(spec=dataclasses.replace(spec, feature_shape=encoder.feature_shape),
+                                    filters=[8, 1], kernels=[3, 3], strides=[2, 2])
+    assert decoder.dense.in_features == 18 and decoder(mu).shape == (4, 1, 28, 28)
 
 
 @pytest.mark.parametrize(("kernel", "stride"), [(3, 2), (3, 1), (4, 2), (1, 2), (5, 3), (2, 2)])
@@ -101,13 +109,13 @@ def test_transposed_conv_is_the_gradient_of_a_same_conv(kernel, stride):
 
 
 def test_decoder_rejects_wrong_channel_count():
-    spec = ModelSpec((3, 28, 28), 2, ("mu", "log_var"), (64, 7, 7))
+    spec = ModelSpec((3, 28, 28), (2,), ("mu", "log_var"), (64, 7, 7))
     with pytest.raises(ValueError, match=r"last decoder.filters entry is 1 but images have 3 channel"):
         TransposedConvDecoder(spec=spec)
 
 
 def test_decoder_rejects_wrong_final_size():
-    spec = ModelSpec((1, 28, 28), 2, ("mu", "log_var"), (64, 7, 7))
+    spec = ModelSpec((1, 28, 28), (2,), ("mu", "log_var"), (64, 7, 7))
     with pytest.raises(ValueError, match=r"upsample the encoder's 7x7 feature map to 56x56, but images are 28x28"):
         TransposedConvDecoder(spec=spec, strides=[2, 2, 2, 1])
 
@@ -170,7 +178,7 @@ def test_vae_faces_parameter_counts_match_keras(registry):
 
 
 def test_layers_follow_keras_order_and_defaults():
-    encoder = ConvEncoder(spec=ModelSpec((3, 128, 128), 200, ("mu", "log_var")), **FACES_ENCODER)
+    encoder = ConvEncoder(spec=ModelSpec((3, 128, 128), (200,), ("mu", "log_var")), **FACES_ENCODER)
     names = [n for n in dict(encoder.features.named_children()) if n.endswith("_0")]
     assert names == ["pad_0", "conv_0", "batch_norm_0", "leaky_relu_0", "dropout_0"]
     bn, act, drop = encoder.features.batch_norm_0, encoder.features.leaky_relu_0, encoder.features.dropout_0
@@ -193,10 +201,11 @@ def test_gaussian_sampler_draws_from_mu_and_exp_half_log_var():
 
 
 def test_gaussian_prior_is_standard_normal_on_the_module_device_and_not_saved():
-    sampler = GaussianSampler(spec=ModelSpec((1, 28, 28), 5, ("mu", "log_var"))).to(torch.float64)
+    sampler = GaussianSampler(spec=ModelSpec((1, 28, 28), (5,), ("mu", "log_var"))).to(torch.float64)
     prior = sampler.prior()
-    assert torch.equal(prior["mean"], torch.zeros(5, dtype=torch.float64))
-    assert torch.equal(prior["std"], torch.ones(5, dtype=torch.float64))
+    assert isinstance(prior, DiagonalGaussianPrior)
+    assert torch.equal(prior.mean, torch.zeros(5, dtype=torch.float64))
+    assert torch.equal(prior.std, torch.ones(5, dtype=torch.float64))
     assert sampler.state_dict() == {}
     assert sampler.sample_prior(3, generator=torch.Generator().manual_seed(0)).dtype == torch.float64
 
@@ -206,7 +215,7 @@ def test_vae_loss_terms_by_hand():
     x = torch.zeros(4, 1, 28, 28)
     x_hat = torch.full_like(x, 0.5)
     params = {"mu": torch.ones(4, 2), "log_var": torch.zeros(4, 2)}
-    out = loss(x, x_hat, params)
+    out = loss(x, ModelOutput(x_hat, params, params["mu"]))
     assert list(out) == list(VAELoss.terms)
     assert float(out["mse"]) == pytest.approx(0.25)
     assert float(out["reconstruction"]) == pytest.approx(250.0)
@@ -218,13 +227,13 @@ def test_vae_loss_is_float32_for_bfloat16_inputs():
     loss = VAELoss(spec=MNIST)
     x = torch.rand(2, 1, 28, 28).bfloat16()
     params = {"mu": torch.randn(2, 2).bfloat16(), "log_var": torch.randn(2, 2).bfloat16()}
-    out = loss(x, torch.rand(2, 1, 28, 28).bfloat16(), params)
+    out = loss(x, ModelOutput(torch.rand(2, 1, 28, 28).bfloat16(), params, params["mu"]))
     assert all(v.dtype == torch.float32 for v in out.values())
 
 
 def test_vae_loss_needs_a_gaussian_sampler():
     with pytest.raises(ValueError, match="needs the encoder outputs mu and log_var"):
-        VAELoss(spec=ModelSpec((1, 28, 28), 2, ("code",)))
+        VAELoss(spec=ModelSpec((1, 28, 28), (2,), ("code",)))
 
 
 # -- recipes and registration ----------------------------------------------------------------------
@@ -232,7 +241,9 @@ def test_vae_loss_needs_a_gaussian_sampler():
 
 def test_recipes_carry_the_book_settings(registry):
     vae, faces = registry.recipe("vae"), registry.recipe("vae-faces")
-    assert (vae.input_shape, vae.z_dim, faces.input_shape, faces.z_dim) == ((1, 28, 28), 2, (3, 128, 128), 200)
+    assert (vae.input_shape, vae.latent_shape, faces.input_shape, faces.latent_shape) == \
+        ((1, 28, 28), (2,), (3, 128, 128), (200,))
+    assert vae.classes == faces.classes == 0 and vae.stages == faces.stages == ()
     assert vae.components() == {"encoder": "conv", "sampler": "gaussian", "decoder": "transposed-conv", "loss": "vae"}
     assert vae.settings["loss"] == {"r_loss_factor": 1000.0} and faces.settings["loss"] == {"r_loss_factor": 10000.0}
     assert vae.settings["training"] == {"lr": 5e-4, "batch_size": 32, "epochs": 10}
@@ -266,7 +277,7 @@ class TestConvEncoderConformance(ComponentConformance):
 
 class TestConvEncoderWithBatchNormAndDropoutConformance(ComponentConformance):
     component_class = ConvEncoder
-    spec = ModelSpec((3, 32, 32), 8, ("mu", "log_var"))
+    spec = ModelSpec((3, 32, 32), (8,), ("mu", "log_var"))
     settings = {**FACES_ENCODER, "filters": [8, 8, 8, 8]}
 
 

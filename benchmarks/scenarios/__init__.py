@@ -5,13 +5,15 @@ Modules are imported only when their scenario runs, so listing them costs nothin
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-ORDER = ("overhead", "fast_training", "roofline", "profile", "inference", "startup", "ablation", "memory", "gpu")
+from genkit import lazy
+
+ORDER = ("overhead", "fast_training", "roofline", "profile", "inference", "startup", "ablation", "families", "memory",
+         "gpu")
 
 
 def load(name: str) -> ModuleType:
     if name not in ORDER:
         raise KeyError(name)
-    return importlib.import_module(f"{__name__}.{name}")
+    return lazy.resolve(f"{__name__}.{name}")

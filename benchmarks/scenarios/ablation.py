@@ -38,13 +38,13 @@ SPREAD = {"Fréchet distance": "FD sd", "prior gap": "gap sd"}
 LATENTS = (("", 2), (", z = 16", 16))  # row-label suffix and latent size of each vae/ae pair
 
 
-def train(ctx: Context, label: str, recipe: str, z_dim: int, seed: int):
+def train(ctx: Context, label: str, recipe: str, latent: int, seed: int):
     from genkit.config import build_config
-    from genkit.plugins import get_registry
+    from genkit.contract.host import get_registry
     from genkit.training import Trainer
 
     s = ctx.sizes
-    overrides = [*ctx.base_overrides(), f"training.epochs={s.ablation_epochs}", f"model.z_dim={z_dim}",
+    overrides = [*ctx.base_overrides(), f"training.epochs={s.ablation_epochs}", f"model.latent_shape={latent}",
                  f"training.seed={seed}"]
     config = build_config(get_registry(), recipe, overrides=overrides)
     name = label.replace(" ", "").replace(",", "-").replace("=", "")
@@ -58,23 +58,27 @@ def train(ctx: Context, label: str, recipe: str, z_dim: int, seed: int):
 def run(ctx: Context) -> Result:
     from genkit.evaluation import evaluate, open_source
     from genkit.evaluation.classifier import ClassifierSettings
+    from genkit.evaluation.likelihood import LikelihoodSettings
 
     s = ctx.sizes
     # The default classifier (cached per dataset) in full mode; a small one elsewhere, trained in seconds.
     classifier = ClassifierSettings() if s.mode == "full" else ClassifierSettings(epochs=1, limit=2048)
+    # The test NLL at `genkit evaluate`'s default K and images in full mode; 5 draws elsewhere (the path, not a figure)
+    nll = LikelihoodSettings() if s.mode == "full" else LikelihoodSettings(samples=5)
     test_limit = 0 if s.mode == "full" else s.ablation_samples
     scores: dict[str, list[dict]] = {}  # row label -> one score per seed
-    for label, recipe, z_dim in MODELS:
+    for label, recipe, latent in MODELS:
         for seed in range(s.ablation_seeds):
             ctx.log(f"  ablation: training {label}, seed {seed}")
-            run_dir, last = train(ctx, label, recipe, z_dim, seed)
-            others = NAIVE_PRIORS if recipe == "ae" and z_dim == 2 else ()
+            run_dir, last = train(ctx, label, recipe, latent, seed)
+            others = NAIVE_PRIORS if recipe == "ae" and latent == 2 else ()
             report = evaluate(open_source(run_dir), limit=test_limit, seed=seed, samples=s.ablation_samples,
-                              classifier=classifier, log=lambda line: None, other_priors=others)
-            loss = report["loss"]
+                              classifier=classifier, log=lambda line: None, other_priors=others, nll=nll)
+            loss, likelihood = report["loss"], report["likelihood"]
             common = {"test loss": loss["loss"]["mean"], "reconstruction MSE": report["reconstruction"]["mse"]["mean"],
                       "KL": loss["kl"]["mean"] if "kl" in loss else None,
-                      "train img/s": last.get("images_per_second"), "z": z_dim, "seed": seed}
+                      "test NLL (nats)": likelihood["nll"], "bits/dim": likelihood["bits_per_dim"],
+                      "train img/s": last.get("images_per_second"), "z": latent, "seed": seed}
             for row, generation in ((label, report["generation"]),
                                     *((f"ae, --prior {rule}", g) for rule, g in report.get("generation_by_prior",
                                                                                           {}).items())):
@@ -89,14 +93,16 @@ def run(ctx: Context) -> Result:
                          "deviation; 'test loss' is each recipe's own loss (the ae's has no KL term)",
                          "prior gap: Fréchet distance of prior samples to the model's own reconstructions of the test "
                          "images; precision: share of prior samples on the reconstructions' feature manifold (k=3)",
+                         f"test NLL: importance-sampled (encoder as proposal), K = {nll.samples} draws for each of the "
+                         f"first {nll.images or 'all'} evaluated test images; the ae has no density (no number)",
                          *paired_notes(scores)])
 
 
 def summary_row(label: str, epochs: int, runs: list[dict]) -> dict:
     """Mean over seeds of every column, and the spread of the two distances."""
     row = {"model": label, "z": runs[0]["z"], "epochs": epochs, "seeds": len(runs)}
-    for column in ("test loss", "reconstruction MSE", "KL"):
-        row[column] = mean([r[column] for r in runs])
+    for column in ("test loss", "reconstruction MSE", "KL", "test NLL (nats)", "bits/dim"):
+        row[column] = mean([r.get(column) for r in runs])
     for column, key in GENERATION.items():
         values = [r["generation"].get(key) for r in runs]
         row[column] = mean(values)

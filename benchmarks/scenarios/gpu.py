@@ -46,7 +46,7 @@ def inference_rows(ctx: Context, notes: list[str]) -> list[dict]:
     """Encoder and decoder at batch 1 and 256: torch CUDA eager against onnxruntime's CUDA provider."""
     import torch
 
-    from genkit.checkpoint import load_model
+    from genkit.run.checkpoint import load_model
     from genkit.runtime import ExportedModel, cuda_available
 
     model = load_model(ctx.trained_run(), device="cuda").float().eval()
@@ -60,7 +60,7 @@ def inference_rows(ctx: Context, notes: list[str]) -> list[dict]:
     rows = []
     for n in (1, 256):
         x = rng.random((n, *model.spec.input_shape), dtype=np.float32)
-        z = rng.standard_normal((n, model.spec.z_dim)).astype(np.float32)
+        z = rng.standard_normal((n, *model.spec.latent_shape)).astype(np.float32)
 
         def torch_call(x=x, z=z):
             with torch.inference_mode():

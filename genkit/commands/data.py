@@ -39,9 +39,9 @@ def download_command(name: str, force: bool, directory: Path | None) -> None:
 @click.option("--shape", metavar="C,H,W", help="Read the data at this input shape, e.g. 3,64,64.")
 def info_command(spec: str, recipe: str | None, shape: str | None) -> None:
     """Where dataset NAME (fashion-mnist, folder:PATH, ...) was found, its splits, shape, classes and checksum."""
+    from genkit.contract.host import get_registry
     from genkit.data import load_dataset
     from genkit.data.dataset import format_shape
-    from genkit.plugins import get_registry
 
     registry = get_registry()
     input_shape = _parse_shape(shape) if shape else (registry.recipe(recipe).input_shape if recipe else None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from genkit.commands.precision_options import check_fits, describe_precision, runtime_precision_option
+
 
 def classifier_options(function):
     """The feature classifier's training size: one shared pair of options for evaluate and report."""
@@ -12,6 +14,28 @@ def classifier_options(function):
                             help="Epochs the feature classifier trains (once per dataset; then cached).")(function)
     return click.option("--classifier-limit", type=click.IntRange(min=0), default=0, envvar="GENKIT_CLASSIFIER_LIMIT",
                         help="Train the feature classifier on the first N training images (0: all).")(function)
+
+
+# genkit.evaluation.likelihood's defaults, stated here so that --help imports neither numpy nor torch
+NLL_SAMPLES, NLL_IMAGES = 50, 2000
+
+
+def likelihood_options(function):
+    """The importance sampling of the likelihood: one shared pair of options for evaluate and report."""
+    function = click.option("--nll-samples", type=click.IntRange(min=0), default=NLL_SAMPLES, show_default=True,
+                            envvar="GENKIT_NLL_SAMPLES",
+                            help="Importance samples K per image for the negative log-likelihood (the IWAE bound "
+                                 "L_K; papers use 1000-5000; 0: no likelihood). Each costs one decode per "
+                                 "image.")(function)
+    return click.option("--nll-images", type=click.IntRange(min=0), default=NLL_IMAGES, show_default=True,
+                        envvar="GENKIT_NLL_IMAGES",
+                        help="Estimate the likelihood on the first N evaluated images (0: all of them).")(function)
+
+
+def likelihood_settings(samples: int, images: int):
+    from genkit.evaluation.likelihood import LikelihoodSettings
+
+    return LikelihoodSettings(samples=samples, images=images)
 
 
 def prior_option(multiple: bool = False):
@@ -37,7 +61,10 @@ def prior_option(multiple: bool = False):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @prior_option(multiple=True)
 @classifier_options
-def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, classifier_epochs, classifier_limit):
+@likelihood_options
+@runtime_precision_option
+def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, classifier_epochs, classifier_limit,
+                     nll_samples, nll_images, precision):
     """Evaluate SOURCE (a run folder or an ONNX export folder) on a dataset split.
 
     \b
@@ -46,8 +73,14 @@ def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, 
     quality: the Fréchet distance between classifier features of images decoded from the prior and of
     real images, split into the decoder's floor (reconstructions against real images) and the prior's
     own gap (samples against reconstructions, with precision and recall on their manifold), and the
-    classifier's confidence and class coverage. The classifier is trained on the dataset the first
-    time (progress on stderr) and cached in ~/.cache/genkit/classifiers/.
+    classifier's confidence and class coverage, each distance also as KID. The classifier is trained on
+    the dataset the first time (progress on stderr) and cached in ~/.cache/genkit/classifiers/.
+
+    \b
+    For a model with a density (a posterior q(z|x), a decoder likelihood and a prior density): the
+    negative log-likelihood by importance sampling with the encoder as proposal (nats per image and
+    bits per dimension, with the ELBO and the IWAE bounds at K = 5 and 50), and the mutual information
+    and total correlation of the aggregate posterior. A model without one says so in one line.
     """
     import json
 
@@ -60,6 +93,11 @@ def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, 
         raise click.BadParameter("evaluation needs at least two images", param_hint="'--limit'")
     settings = ClassifierSettings(epochs=classifier_epochs, limit=classifier_limit)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
-    result = evaluate(open_source(source), data=data, split=split, limit=limit, seed=seed, samples=samples,
-                      classifier=settings, log=log, prior=prior[0], other_priors=prior[1:])
+    check_fits(source, precision)
+    scored = open_source(source, precision=precision)
+    result = evaluate(scored, data=data, split=split, limit=limit, seed=seed, samples=samples,
+                      classifier=settings, log=log, prior=prior[0], other_priors=prior[1:],
+                      nll=likelihood_settings(nll_samples, nll_images))
+    if describe_precision(scored.backend):  # an export: which graph files were scored
+        log(f"scored {source}{describe_precision(scored.backend)}")
     click.echo(json.dumps(result, indent=2) if as_json else format_table(result))

@@ -1,4 +1,4 @@
-"""``genkit export --onnx RUN``: write and verify the encoder and decoder graphs of a trained run."""
+"""``genkit export --onnx RUN``: write and verify the graphs of a trained run (``genkit.export_contract``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import click
 
-# the metadata schema, not the exporter: `genkit export --help` must not import torch
-from genkit.onnx.metadata import DEFAULT_OPSET, EXPORTERS
+from genkit.commands.precision_options import export_precision_options, report_variants, variant_options
+from genkit.export_contract import DEFAULT_OPSET, EXPORTERS  # the contract, not the exporter: --help imports no torch
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -30,8 +30,11 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("--atol", type=click.FloatRange(min=0.0), default=1e-5, show_default=True, callback=_finite,
               help="Largest absolute difference from torch (float32) that verification accepts.")
 @click.option("--quiet", is_flag=True, help="Print only the export folder.")
-def export_command(run_dir, to_onnx, out, opset, exporter, atol, quiet):
-    """Export RUN to OUT/encoder.onnx and OUT/decoder.onnx, verified against the torch model.
+@export_precision_options
+def export_command(run_dir, to_onnx, out, opset, exporter, atol, quiet, precision, accept_loss, calibration_images,
+                   classifier_epochs, classifier_limit):
+    """Export RUN to OUT/encoder.onnx and OUT/decoder.onnx (and OUT/prior.onnx for a network prior),
+    verified against the torch model.
 
     The graphs are checked with onnx.checker and compared with onnxruntime (CPU) on real test images
     and latent points in batches of 1, 2, 7 and 256; an export that differs by more than --atol is not
@@ -40,7 +43,8 @@ def export_command(run_dir, to_onnx, out, opset, exporter, atol, quiet):
     from genkit.onnx.export_run import export_run
 
     log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
-    report = export_run(run_dir, out, opset=opset, exporter=exporter, atol=atol, log=log)
+    variants = variant_options(precision, accept_loss, calibration_images, classifier_epochs, classifier_limit)
+    report = export_run(run_dir, out, opset=opset, exporter=exporter, atol=atol, log=log, variants=variants)
     if not report.real_data:
         click.echo(f"warning: verified on {report.data}", err=True)
     if not quiet:
@@ -48,3 +52,6 @@ def export_command(run_dir, to_onnx, out, opset, exporter, atol, quiet):
             click.echo(f"{graph}.onnx: {info.exporter} exporter, max abs difference {info.max_abs_diff:.3g}", err=True)
         click.echo(f"exported in {report.seconds:.1f} s (opset {report.opset})", err=True)
     click.echo(str(report.out))
+    status = report_variants(report.variants, quiet)  # a variant asked for and not written: status 1
+    if status:
+        raise SystemExit(status)

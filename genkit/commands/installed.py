@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
+from typing import Any
 
 import click
 
-from genkit.plugins import get_host
-from genkit.registry import COMPONENT_KINDS
+from genkit.contract.host import get_host
+from genkit.contract.registry import COMPONENT_KINDS
+from genkit.errors import GenkitError
 
 PLURALS = {"encoder": "encoders", "sampler": "samplers", "decoder": "decoders", "loss": "losses"}
 
@@ -41,29 +45,89 @@ def plugins_command(as_json: bool) -> None:
                    "see why with `genkit --debug plugins`.")
 
 
-def _section(title: str, rows: list[tuple[str, str, str]]) -> None:
+def _section(title: str, rows: list[tuple[str, str, str]], details: dict[str, list[str]] | None = None) -> None:
     click.echo(f"{title}:")
     if not rows:
         click.echo("  (none)")
     for name, text, plugin in rows:
         click.echo(f"  {name:<22} {text}  [{plugin}]")
+        for line in (details or {}).get(name, ()):
+            click.echo(f"      {line}")
+
+
+def describe_settings(schema: type) -> list[dict[str, Any]]:
+    """A ``Settings`` dataclass as rows: name, type, default and help text (what `--set` accepts)."""
+    from genkit.config.fields import type_name  # the wording validation errors use
+
+    hints = typing.get_type_hints(schema)
+    rows = []
+    for f in dataclasses.fields(schema):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        rows.append({"name": f.name, "type": type_name(hints[f.name]), "default": default,
+                     "help": f.metadata.get("help", "")})
+    return rows
+
+
+def _component_settings(registry, kind: str, name: str) -> list[dict[str, Any]] | str:
+    """The component's settings rows, or why its class cannot be imported."""
+    try:
+        return describe_settings(registry.component_class(kind, name).Settings)
+    except GenkitError as exc:
+        return f"cannot be imported: {exc}"
+
+
+def _setting_lines(rows: list[dict[str, Any]] | str, prefix: str = "") -> list[str]:
+    if isinstance(rows, str):
+        return [rows]
+    if not rows:
+        return ["(no settings)"]
+    return [f"{prefix}{r['name']} = {json.dumps(r['default'], default=str)}  ({r['type']}) {r['help']}".rstrip()
+            for r in rows]
 
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
-def list_command(as_json: bool) -> None:
-    """List the registered components per kind, the recipes and the datasets."""
+@click.option("--settings", "show_settings", is_flag=True,
+              help="Also show each component's settings (name, default, type, help text) and each recipe's own "
+                   "defaults; imports the plugins' modules.")
+def list_command(as_json: bool, show_settings: bool) -> None:
+    """List the registered components per kind, the recipes and the datasets.
+
+    With --settings every component's settings follow it, as `--set KIND.SETTING=VALUE` takes them
+    (e.g. `--set encoder.filters=[16,32,32,32]`), with their defaults and help texts, and every recipe's
+    overrides of those defaults follow the recipe.
+    """
     registry = get_host().registry
+    settings = {kind: {name: _component_settings(registry, kind, name) for name in registry.components[kind]}
+                for kind in COMPONENT_KINDS} if show_settings else {}
     if as_json:
-        click.echo(json.dumps(registry.as_dict(), indent=2))
+        document = registry.as_dict()
+        for kind, entries in document["components"].items():
+            for entry in entries:
+                if kind in settings:
+                    rows = settings[kind][entry["name"]]
+                    entry["settings"] = rows if isinstance(rows, list) else {"error": rows}
+        click.echo(json.dumps(document, indent=2, default=str))
         return
     for kind in COMPONENT_KINDS:
-        _section(PLURALS[kind], [(e.name, e.description, e.plugin) for e in registry.components[kind].values()])
+        _section(PLURALS[kind], [(e.name, e.description, e.plugin) for e in registry.components[kind].values()],
+                 {name: _setting_lines(rows, f"{kind}.") for name, rows in settings.get(kind, {}).items()})
     _section("recipes", [
         (r.name, " + ".join(f"{kind}={name}" for kind, name in r.components().items()), r.plugin)
         for r in registry.recipes.values()
-    ])
+    ], {r.name: _recipe_lines(r) for r in registry.recipes.values()} if show_settings else None)
     _section("datasets", [
-        (f"{e.name}:PATH" if e.takes_argument else e.name, e.description, e.plugin)
+        (e.usage, e.description, e.plugin)
         for e in registry.datasets.values()
     ])
+
+
+def _recipe_lines(recipe) -> list[str]:
+    """A recipe's shapes, condition, stages and its overrides of the components' and training defaults."""
+    lines = [f"model.input_shape = {list(recipe.input_shape)}, model.latent_shape = {list(recipe.latent_shape)}, "
+             f"model.classes = {recipe.classes}"]
+    lines += [f"{section}.{key} = {json.dumps(value, default=str)}"
+              for section, values in recipe.settings.items() for key, value in values.items()]
+    lines += [f"stage {stage['name']}: {json.dumps(stage, default=str)}" for stage in recipe.stages]
+    return lines

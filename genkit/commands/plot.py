@@ -7,7 +7,7 @@ import click
 from genkit.plots import COMMON_OPTIONS, KINDS
 
 # The options of every kind; each kind reads only those it lists in genkit.plots.KINDS.
-KIND_OPTIONS = ("count", "limit", "dims", "prior", "k", "from_index", "to_index", "steps", "size",
+KIND_OPTIONS = ("count", "limit", "dims", "prior", "k", "from_index", "to_index", "steps", "size", "label",
                 "positive", "negative", "attributes", "column")
 
 
@@ -39,6 +39,8 @@ def _flag(name: str) -> str:
 @click.option("--to", "to_index", type=click.IntRange(min=0), help="morph: index of the last image (default 1).")
 @click.option("--steps", type=click.IntRange(2, 50), help="morph: interpolation steps (default 10).")
 @click.option("--size", type=click.IntRange(2, 40), help="latent-grid: images per side (default 20).")
+@click.option("--label", metavar="CLASS", help="latent-grid of a conditional model: the class (index or name) "
+                                              "every image is decoded with (default 0).")
 @click.option("--positive", metavar="CLASS", help="attribute: class (index or name) the direction points to.")
 @click.option("--negative", metavar="CLASS", help="attribute: class (index or name) the direction points from.")
 @click.option("--attributes", type=click.Path(dir_okay=False), help="attribute: CSV of per-image attributes.")
@@ -48,9 +50,9 @@ def plot_command(ctx, source, kind, out, data, split, seed, **options):
     """Draw the figure KIND of SOURCE (a run folder or an ONNX export folder) into a PNG file."""
     from pathlib import Path
 
-    from genkit import atomic
     from genkit.evaluation.source import open_source
-    from genkit.outputs import check_output, spec_path
+    from genkit.files import atomic
+    from genkit.files.outputs import check_output, spec_path
     from genkit.plots import render
     from genkit.plots.context import PlotContext
     from genkit.runtime.source import source_kind

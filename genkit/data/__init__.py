@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
     import torch
 
+    from genkit.contract.registry import Registry
     from genkit.data.dataset import ImageDataset
     from genkit.data.splits import InMemorySplit, LazySplit, Split
-    from genkit.registry import Registry
 
 __all__ = ["ImageDataset", "InMemorySplit", "LazySplit", "Split", "batches", "load_dataset"]
 

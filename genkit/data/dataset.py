@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from genkit.errors import DataError, PluginError
+from genkit.errors import DataError, GenkitError, PluginError
 
 if TYPE_CHECKING:
+    from genkit.contract.registry import Registry
     from genkit.data.splits import Split
-    from genkit.registry import Registry
 
 Shape = tuple[int, int, int]
 
@@ -33,6 +33,20 @@ def require_images(split: Split, dataset: str) -> Split:
     if not len(split):
         raise DataError(f"the {split.name} split of {dataset} holds no images; a run needs images to train on "
                         f"and test images to measure its test loss")
+    return split
+
+
+def require_labels(split: Split, classes: int, dataset: str) -> Split:
+    """``split`` when every image has a label in [0, classes); a ``DataError`` naming what is wrong otherwise."""
+    if split.labels is None:
+        raise DataError(f"the model is conditional on {classes} classes but the {split.name} split of {dataset} "
+                        f"has no labels; train it on a labelled dataset (e.g. fashion-mnist, or npz:PATH with labels)")
+    if len(split.labels):
+        low, high = int(split.labels.min()), int(split.labels.max())
+        if low < 0 or high >= classes:
+            bad = low if low < 0 else high
+            raise DataError(f"the {split.name} split of {dataset} has label {bad}, outside [0, {classes}) of the "
+                            f"model's model.classes; set --set model.classes={high + 1} or relabel the data")
     return split
 
 
@@ -78,13 +92,21 @@ class ImageDataset:
 def load_dataset(spec: str, input_shape: Sequence[int] | None, registry: Registry | None = None) -> ImageDataset:
     """Resolve ``spec`` (``NAME`` or ``NAME:ARGUMENT``) and call the dataset's factory with ``input_shape``."""
     if registry is None:
-        from genkit.plugins import get_registry
+        from genkit.contract.host import get_registry
 
         registry = get_registry()
     entry, argument = registry.dataset(spec)
     factory = entry.load()
     shape = tuple(int(v) for v in input_shape) if input_shape is not None else None
-    dataset = factory(argument, shape)
+    try:
+        dataset = factory(argument, shape)
+    except GenkitError:
+        raise
+    except (ValueError, TypeError, OSError, LookupError) as exc:
+        # the documented kinds of a plugin's refusal: one line naming the plugin, not a traceback
+        given = f" with argument {argument!r}" if argument is not None else ""
+        raise DataError(f"dataset {entry.name!r} of plugin {entry.plugin!r} could not be loaded{given}: "
+                        f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(dataset, ImageDataset):
         raise PluginError(f"dataset {entry.name!r} of plugin {entry.plugin!r} returned "
                           f"{type(dataset).__name__}, not a genkit.data.ImageDataset")

@@ -21,10 +21,10 @@ import zlib
 from pathlib import Path
 from typing import TextIO
 
-from genkit import atomic
 from genkit.data import locations
 from genkit.data.download_progress import DownloadProgress
 from genkit.errors import DataError
+from genkit.files import atomic
 
 CHUNK = 1 << 16
 TIMEOUT_S = 60

@@ -4,8 +4,12 @@
 
     result = evaluate(open_source("runs/vae"), seed=0)   # a run folder or an ONNX export folder
 
-``source`` (the run/export abstraction), ``metrics`` (``evaluate``), ``classifier`` (the cached feature
-network), ``frechet``, ``generation``, ``latent`` and ``normal`` (Φ, Φ⁻¹) hold one concept each.
+``source`` (the run/export abstraction), ``terms`` (each image's loss terms on the host), ``metrics``
+(``evaluate``), ``classifier`` (the cached feature network), ``frechet``, ``kid``, ``generation``,
+``latent``, ``density`` (whether a model defines one), ``likelihood`` (importance-sampled NLL, ELBO and
+IWAE bounds), ``aggregate`` (mutual information and total correlation of the aggregate posterior) and
+``normal`` (Φ, Φ⁻¹) hold one concept each. Latents of any shape are evaluated (flattened where a
+measure works per dimension); a conditional model is evaluated with the data's labels.
 """
 
 from __future__ import annotations

@@ -10,9 +10,12 @@ from typing import Any
 
 # (label, path into the evaluation, lower is better, digits)
 HEADLINE: tuple[tuple[str, tuple[str, ...], bool, int], ...] = (
+    ("negative log-likelihood (nats per image)", ("likelihood", "nll"), True, 6),
     ("Fréchet distance", ("generation", "frechet_distance"), True, 4),
+    ("KID", ("generation", "kid"), True, 4),
     ("prior gap (Fréchet distance to reconstructions)", ("generation", "frechet_distance_to_reconstructions"),
      True, 4),
+    ("prior gap as KID", ("generation", "kid_to_reconstructions"), True, 4),
     ("precision of samples vs reconstructions", ("generation", "precision_vs_reconstructions"), False, 3),
     ("recall of samples vs reconstructions", ("generation", "recall_vs_reconstructions"), False, 3),
     ("reconstruction MSE", ("reconstruction", "mse", "mean"), True, 3),
@@ -61,4 +64,21 @@ def summary_lines(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
                      f"({direction} is better) for {loser}.")
     if a["data"]["name"] != b["data"]["name"]:
         lines.append(f"Note: evaluated on different data ({a['data']['name']} vs {b['data']['name']}).")
+    lines += likelihood_notes(a, b, name_a, name_b)
+    return lines
+
+
+def likelihood_notes(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> list[str]:
+    """Why one model has no likelihood, and whether the two were estimated alike."""
+    la, lb = a.get("likelihood") or {}, b.get("likelihood") or {}
+    lines = [f"{name} has no likelihood: {lik['note']}." for name, lik in ((name_a, la), (name_b, lb))
+             if lik and lik.get("nll") is None and lik.get("note")]
+    if la.get("nll") is not None and lb.get("nll") is not None:
+        setup = [(lik["samples"], lik["images"], lik.get("likelihood")) for lik in (la, lb)]
+        if setup[0][:2] != setup[1][:2]:
+            lines.append(f"Note: the likelihoods were estimated differently (K = {setup[0][0]} on {setup[0][1]} images "
+                         f"vs K = {setup[1][0]} on {setup[1][1]}).")
+        if setup[0][2] != setup[1][2]:
+            lines.append(f"Note: the two likelihoods p(x|z) differ ({setup[0][2]} vs {setup[1][2]}), so their NLLs "
+                         f"measure different densities.")
     return lines

@@ -23,7 +23,7 @@ BATCH_SIZE = 256
 
 
 def dataset_name(source: Source, data: str | None) -> str:
-    name = data or source.config.get("data", {}).get("name")
+    name = data or source.config.data.name
     if not name:
         raise DataError(f"{source.path} does not say which dataset it was trained on; name one with --data")
     return name

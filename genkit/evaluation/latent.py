@@ -3,6 +3,9 @@
 Posterior collapse — dimensions the decoder ignores, whose posterior equals the prior for every image —
 is the VAE's best-known failure. A dimension is *active* when its posterior mean moves with the input:
 Cov_x(E[z_d | x]) > 0.01 (Burda, Grosse and Salakhutdinov, "Importance Weighted Autoencoders", 2016).
+
+Both work on flattened codes: a spatial latent (D, h, w) has D·h·w dimensions, each counted on its own.
+The KL has a closed form only against a diagonal Gaussian prior.
 """
 
 from __future__ import annotations
@@ -27,13 +30,24 @@ def active_dimensions(codes: np.ndarray, threshold: float = ACTIVE_THRESHOLD) ->
 
 
 def latent_statistics(source, mu: np.ndarray, log_var: np.ndarray | None) -> dict[str, object]:
-    """KL per dimension and active units for a Gaussian sampler; nulls (with the reason) otherwise."""
+    """KL per dimension and active units of flattened codes (N, prod(latent_shape)); nulls with the reason.
+
+    ``mu`` are the posterior means, ``log_var`` the posterior log-variances of a Gaussian encoder (None
+    otherwise). Active units need a Gaussian posterior, whose scale the threshold assumes; the KL also
+    needs a diagonal Gaussian prior.
+    """
+    out = {"latent_shape": list(source.latent_shape), "dimensions": int(np.asarray(mu).shape[1]),
+           "kl_per_dim": None, "kl_per_dim_mean": None, "active_dims": None,
+           "active_threshold": ACTIVE_THRESHOLD, "code_variance": None, "note": None}
     if log_var is None or not source.is_gaussian:
-        return {"z_dim": source.z_dim, "kl_per_dim": None, "kl_per_dim_mean": None, "active_dims": None,
-                "active_threshold": ACTIVE_THRESHOLD, "code_variance": None,
-                "note": f"sampler {source.sampler_name!r} is not Gaussian: no posterior to compare with the prior"}
-    kl = kl_per_dimension(mu, log_var, source.prior_mean, source.prior_std)
+        out["note"] = f"sampler {source.sampler_name!r} is not Gaussian: no posterior to compare with the prior"
+        return out
     active, variance = active_dimensions(mu)
-    return {"z_dim": source.z_dim, "kl_per_dim": [float(v) for v in kl], "kl_per_dim_mean": float(kl.mean()),
-            "active_dims": active, "active_threshold": ACTIVE_THRESHOLD,
-            "code_variance": [float(v) for v in variance], "note": None}
+    out.update(active_dims=active, code_variance=[float(v) for v in variance])
+    if source.prior_mean is None:
+        out["note"] = (f"the prior is a {source.prior_family}, not a diagonal Gaussian: the KL per dimension has "
+                       f"no closed form")
+    else:
+        kl = kl_per_dimension(mu, log_var, source.prior_mean.reshape(-1), source.prior_std.reshape(-1))
+        out.update(kl_per_dim=[float(v) for v in kl], kl_per_dim_mean=float(kl.mean()))
+    return out

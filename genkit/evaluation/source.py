@@ -1,28 +1,32 @@
 """What evaluation, plots and reports see of a trained model, whether a run folder or its ONNX export.
 
 The backend is ``genkit.runtime.open_source``: an ``ExportedModel`` (onnxruntime) or a ``RunModel``
-(torch), both numpy in and numpy out, opened on the CPU. On top of the backend's ``encode`` and
-``decode`` everything else — the deterministic code, the reparameterised draw, the loss terms — is
-computed on the host by the run's own Sampler and Loss, built from its configuration through the
-registry. A run folder and its export therefore go through the same code and give the same numbers
-(within float32 rounding).
+(torch), both numpy in and numpy out, opened on the CPU. Encoding, the deterministic code, decoding and
+prior draws are the backend's; the per-image loss terms are computed on the host on top of them
+(``genkit.evaluation.terms``). A run folder and its export therefore go through the same code and
+give the same numbers (within float32 rounding).
 
-Randomness: prior draws are the runtime's ``draw_prior`` (numpy, seeded), made by the backend's
-``sample_prior``. The reparameterisation noise of the loss terms comes from a CPU torch generator,
-because ``Sampler.forward`` takes one; its seed is drawn from ``numpy.random.default_rng``, and both
-backends run the same host sampler on the same batches, so both see the same noise.
+Latent points have the model's ``latent_shape``: (N, z) for a flat latent, (N, D, h, w) for a spatial
+one. A conditional model (``classes`` > 0) takes a class label with every image and every latent point:
+each method here takes ``labels`` and refuses, in one line, to run such a model without them.
+
+Randomness: prior draws are the backend's ``sample_prior`` (numpy, seeded). The reparameterisation
+noise of the loss terms comes from a CPU torch generator, because ``Sampler.forward`` takes one; its
+seed is drawn from ``numpy.random.default_rng``, and both backends run the same host sampler on the
+same batches, so both see the same noise.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genkit.errors import GenkitError
+from genkit.errors import DataError, GenkitError
 
 NOISE_STREAM = 1  # numpy seed-sequence key of the loss-term noise, kept apart from the prior draws
 
@@ -30,75 +34,101 @@ NOISE_STREAM = 1  # numpy seed-sequence key of the loss-term noise, kept apart f
 class Source:
     """A trained model seen through its encoder and decoder; ``kind`` is ``"run"`` or ``"export"``."""
 
-    def __init__(self, path: str | os.PathLike, threads: int = 0):
+    def __init__(self, path: str | os.PathLike, threads: int = 0, precision: str = "fp32"):
+        from genkit.config import RunConfig, validate
+        from genkit.contract.host import get_registry
         from genkit.runtime import open_source, source_kind
 
         self.path = Path(path)
         self.kind = source_kind(self.path)
-        self.backend = open_source(self.path, provider="cpu", threads=threads)
-        if self.kind == "run":
-            self.config = self.backend.metadata["config"]
-            prior = {k: v.detach().float().cpu().numpy() for k, v in self.backend.model.sampler.prior().items()}
-            self.prior_mean, self.prior_std = prior["mean"], prior["std"]
-        else:
-            from genkit.config import validate
-            from genkit.plugins import get_registry
+        # precision: which graph files of an export run (genkit.runtime.variants)
+        self.backend = open_source(self.path, provider="cpu", threads=threads, precision=precision)
+        raw = self.backend.metadata["config"]
+        try:
+            self.config: RunConfig = raw if isinstance(raw, RunConfig) else validate(get_registry(), raw)
+        except GenkitError as exc:
+            raise GenkitError(f"{self.path}: the {'export' if self.kind == 'export' else 'run'}'s configuration "
+                              f"does not fit the installed plugins: {exc}") from None
 
-            try:
-                self.config = validate(get_registry(), self.backend.metadata["config"])
-            except GenkitError as exc:
-                raise GenkitError(f"{self.path}: the export's configuration does not fit the installed "
-                                  f"plugins: {exc}") from None
-            self.prior_mean, self.prior_std = self.backend.prior_mean, self.backend.prior_std
-        self.prior_mean = np.asarray(self.prior_mean, np.float32)
-        self.prior_std = np.asarray(self.prior_std, np.float32)
-
-    # -- the backend --------------------------------------------------------------------------------
-
-    def encode(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """The encoder's outputs by name, each float32 (N, z_dim), for float32 images (N, C, H, W)."""
-        return self.backend.encode(np.ascontiguousarray(images, dtype=np.float32))
-
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        """Float32 images (N, C, H, W) in [0, 1] for latent points (N, z_dim)."""
-        return self.backend.decode(np.ascontiguousarray(z, dtype=np.float32))
-
-    def draw_prior(self, n: int, seed: int = 0) -> np.ndarray:
-        return self.backend.sample_prior(int(n), seed)
-
-    def generate(self, n: int, seed: int = 0) -> np.ndarray:
-        return self.decode(self.draw_prior(n, seed))
-
-    def metrics(self) -> list[dict[str, Any]]:
-        """The training log (metrics.jsonl); only a run folder has one."""
-        if self.kind != "run":
-            raise GenkitError(f"{self.path} is an ONNX export, which holds no training log; "
-                              f"use the run folder it was exported from")
-        from genkit.checkpoint import read_metrics
-
-        return read_metrics(self.path)
-
-    # -- described by the configuration ------------------------------------------------------------
+    # -- described by the configuration and the prior -----------------------------------------------
 
     @property
     def recipe(self) -> str:
-        return str(self.config.get("recipe", ""))
+        return self.config.recipe
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(int(v) for v in self.config["model"]["input_shape"])  # type: ignore[return-value]
+        return tuple(int(v) for v in self.config.model.input_shape)  # type: ignore[return-value]
 
     @property
-    def z_dim(self) -> int:
-        return int(self.config["model"]["z_dim"])
+    def latent_shape(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.config.model.latent_shape)
+
+    @property
+    def latent_numel(self) -> int:
+        """Numbers in one latent point: the width of the flattened codes the latent measures work on."""
+        return math.prod(self.latent_shape)
+
+    @property
+    def flat_latent(self) -> bool:
+        return len(self.latent_shape) == 1
+
+    @property
+    def classes(self) -> int:
+        """Class labels a conditional model takes (0: unconditional)."""
+        return int(self.config.model.classes)
+
+    @property
+    def conditional(self) -> bool:
+        return self.classes > 0
 
     @property
     def sampler_name(self) -> str:
-        return str(self.config["model"]["sampler"])
+        return self.config.model.sampler
+
+    @functools.cached_property
+    def sampler_class(self) -> type:
+        from genkit.contract.host import get_registry
+
+        return get_registry().component_class("sampler", self.sampler_name)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
-        return tuple(self.sampler.parameter_names)
+        """The encoder outputs the sampler consumes (``mu``, ``log_var`` for a Gaussian sampler)."""
+        return tuple(self.sampler_class.parameter_names)
+
+    @functools.cached_property
+    def prior(self) -> dict[str, Any]:
+        """The prior latent points are drawn from, described as JSON (``family`` plus its arrays).
+
+        A run describes its sampler's ``genkit.contract.priors.Prior``; an export carries the same description
+        in its metadata.
+        """
+        if self.kind == "run":
+            return self.backend.model.sampler.prior().describe()
+        meta = self.backend.metadata
+        prior = meta.get("prior") or (meta.get("sampler") or {}).get("prior")
+        if not isinstance(prior, dict) or "family" not in prior:
+            raise GenkitError(f"{self.path}: the export's metadata describes no prior; export the run again")
+        return prior
+
+    @property
+    def prior_family(self) -> str:
+        return str(self.prior["family"])
+
+    def _gaussian_prior(self, key: str) -> np.ndarray | None:
+        if self.prior_family != "diagonal-gaussian":
+            return None
+        return np.asarray(self.prior[key], np.float32).reshape(self.latent_shape)
+
+    @property
+    def prior_mean(self) -> np.ndarray | None:
+        """The prior's mean (latent_shape) when it is a diagonal Gaussian; None for any other family."""
+        return self._gaussian_prior("mean")
+
+    @property
+    def prior_std(self) -> np.ndarray | None:
+        return self._gaussian_prior("std")
 
     @property
     def is_gaussian(self) -> bool:
@@ -108,50 +138,81 @@ class Source:
     @property
     def fits_prior(self) -> bool:
         """Whether the prior was fitted to the training codes (an autoencoder) rather than fixed."""
-        return bool(self.sampler.fits_prior)
+        return bool(self.sampler_class.fits_prior)
 
-    # -- host components ----------------------------------------------------------------------------
+    def latent_shape_text(self) -> str:
+        return shape_text(self.latent_shape)
+
+    # -- the backend --------------------------------------------------------------------------------
+
+    def condition(self, labels: Any, count: int, what: str = "images") -> dict[str, np.ndarray]:
+        """The keyword arguments that carry the labels to the backend: none for an unconditional model."""
+        if not self.conditional:
+            return {}
+        if labels is None:
+            raise DataError(f"{self.recipe} is conditional on a class label in [0, {self.classes}) and these "
+                            f"{what} have none: use a labelled dataset (--data)")
+        labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
+        if len(labels) != count:
+            raise GenkitError(f"{count} {what} but {len(labels)} labels")
+        return {"labels": np.ascontiguousarray(labels)}
+
+    def encode(self, images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The encoder's outputs by name, each float32 (N, *shape), for float32 images (N, C, H, W)."""
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        return self.backend.encode(images, **self.condition(labels, len(images)))
+
+    def codes(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """The deterministic latent codes (N, *latent_shape) of an image batch (the sampler's mean)."""
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        return self.backend.codes(images, **self.condition(labels, len(images)))
+
+    def decode(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Float32 images (N, C, H, W) in [0, 1] for latent points (N, *latent_shape)."""
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        return self.backend.decode(z, **self.condition(labels, len(z), "latent points"))
+
+    def reconstruct(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        return self.decode(self.codes(images, labels), labels)
+
+    def draw_prior(self, n: int, seed: int = 0) -> np.ndarray:
+        return self.backend.sample_prior(int(n), seed)
+
+    def generation_labels(self, n: int) -> np.ndarray | None:
+        """Labels 0, 1, ..., K-1, 0, ... for ``n`` generated images of a conditional model; None otherwise."""
+        if not self.conditional:
+            return None
+        from genkit.contract.model import cycle_labels
+
+        return cycle_labels(n, self.classes).numpy()
+
+    def generate(self, n: int, seed: int = 0, labels: np.ndarray | None = None) -> np.ndarray:
+        """``n`` images decoded from the prior; a conditional model cycles over its classes unless given labels."""
+        if self.conditional and labels is None:
+            labels = self.generation_labels(n)
+        return self.decode(self.draw_prior(n, seed), labels)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """The training log (metrics.jsonl); only a run folder has one."""
+        if self.kind != "run":
+            raise GenkitError(f"{self.path} is an ONNX export, which holds no training log; "
+                              f"use the run folder it was exported from")
+        from genkit.run.checkpoint import read_metrics
+
+        return read_metrics(self.path)
+
+    # -- the loss terms -----------------------------------------------------------------------------
 
     @functools.cached_property
-    def _components(self):
-        from genkit.components import ModelSpec
-        from genkit.plugins import get_registry
+    def terms(self):
+        """The host sampler and loss that score each image (``genkit.evaluation.terms.LossTerms``)."""
+        from genkit.evaluation.terms import LossTerms
 
-        registry = get_registry()
-        model = self.config["model"]
-        sampler_cls = registry.component_class("sampler", model["sampler"])
-        loss_cls = registry.component_class("loss", model["loss"])
-        # Sampler and Loss never look at the encoder's feature shape (only the decoder mirrors it).
-        spec = ModelSpec(self.input_shape, self.z_dim, tuple(sampler_cls.parameter_names))
-        sampler = sampler_cls(spec=spec, **self.config["sampler"]).eval()
-        return sampler, loss_cls(spec=spec, **self.config["loss"]).eval()
-
-    @property
-    def sampler(self):
-        """The run's Sampler built on the host; its prior buffers are not loaded (see ``prior_mean``)."""
-        return self._components[0]
-
-    @property
-    def loss(self):
-        return self._components[1]
+        return LossTerms.of(self)
 
     @property
     def loss_terms(self) -> tuple[str, ...]:
-        return tuple(self.loss.terms)
-
-    # -- built on encode and decode -----------------------------------------------------------------
-
-    def codes(self, images: np.ndarray, params: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """The deterministic latent codes (the sampler's mean) of an image batch."""
-        import torch
-
-        params = self.encode(images) if params is None else params
-        with torch.no_grad():
-            tensors = [torch.from_numpy(np.ascontiguousarray(params[n])) for n in self.parameter_names]
-            return self.sampler.mean(*tensors).float().numpy()
-
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        return self.decode(self.codes(images))
+        return self.terms.names
 
     def noise_generator(self, seed: int):
         """The CPU torch generator of the reparameterisation noise, seeded from numpy (see the module doc)."""
@@ -160,31 +221,22 @@ class Source:
         child = int(np.random.default_rng([seed, NOISE_STREAM]).integers(0, 2**62))
         return torch.Generator().manual_seed(child)
 
-    def per_image_terms(self, images: np.ndarray, generator, params: dict[str, np.ndarray] | None = None
-                        ) -> dict[str, np.ndarray]:
+    def per_image_terms(self, images: np.ndarray, generator, params: dict[str, np.ndarray] | None = None,
+                        labels: np.ndarray | None = None, codes: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Every loss term of each image (N values per term), with noise from ``generator``.
 
-        The Loss contract averages over its batch, so it is applied to one image at a time to get each
-        image's own terms; the sampler draws once for the whole batch.
+        Empty when this source cannot compute them (``terms.missing`` says why). ``params`` and ``codes``
+        are the batch's encoder outputs and codes when the caller has them already.
         """
-        import torch
-
-        params = self.encode(images) if params is None else params
-        with torch.no_grad():
-            p = {n: torch.from_numpy(np.ascontiguousarray(params[n])) for n in self.parameter_names}
-            z = self.sampler(*p.values(), generator=generator).float()
-            x_hat = torch.from_numpy(self.decode(z.numpy()))
-            x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-            rows = [[float(v) for v in self._terms(x[i:i + 1], x_hat[i:i + 1], {n: t[i:i + 1] for n, t in p.items()})]
-                    for i in range(len(x))]
-        values = np.asarray(rows, dtype=np.float64).reshape(len(x), len(self.loss_terms))
-        return {t: values[:, k] for k, t in enumerate(self.loss_terms)}
-
-    def _terms(self, x, x_hat, params) -> list:
-        out = self.loss(x, x_hat, params)
-        return [out[t] for t in self.loss_terms]
+        params = self.encode(images, labels) if params is None else params
+        return self.terms.per_image(self, images, params, labels, generator, codes)
 
 
-def open_source(path: str | os.PathLike, threads: int = 0) -> Source:
+def shape_text(shape) -> str:
+    """A latent shape as a tuple: (2,) or (16, 7, 7)."""
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def open_source(path: str | os.PathLike, threads: int = 0, precision: str = "fp32") -> Source:
     """A run folder or an export folder, told apart by the files in it."""
-    return Source(path, threads)
+    return Source(path, threads, precision)

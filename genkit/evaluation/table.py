@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from genkit.evaluation.source import shape_text
+
 HEADINGS = {"reconstruction_mse": "recon. MSE"}
 
 
@@ -33,22 +35,27 @@ def format_table(result: dict[str, Any]) -> str:
     s, d = result["source"], result["data"]
     lines = [f"{s['recipe']} ({s['kind']}: {s['path']}) on {d['name']} {d['split']}, {d['images']} images, "
              f"seed {result['seed']}", "", "Loss terms (mean ± std over images)"]
-    lines += _rows([(term, _pm(stats)) for term, stats in result["loss"].items()])
+    if result["loss"]:
+        lines += _rows([(term, _pm(stats)) for term, stats in result["loss"].items()])
+    else:
+        lines += [f"  {result.get('loss_note') or 'not available'}"]
     r = result["reconstruction"]
     lines += ["", "Reconstruction (decoded deterministic code)"]
     lines += _rows([("MSE", _pm(r["mse"])), ("PSNR (dB)", _pm(r["psnr"]))])
     lat = result["latent"]
-    lines += ["", f"Latent space (z_dim {lat['z_dim']}, sampler {s['sampler']})"]
-    if lat["active_dims"] is None:
-        lines += [f"  {lat['note']}"]
-    else:
-        lines += _rows([("KL per dimension", f"mean {_num(lat['kl_per_dim_mean'])} {_list(lat['kl_per_dim'])}"),
-                        ("active dimensions", f"{lat['active_dims']} of {lat['z_dim']} "
-                                              f"(Cov_x E[z|x] > {lat['active_threshold']})")])
+    lines += ["", f"Latent space (latent shape {shape_text(lat['latent_shape'])}, sampler {s['sampler']}, prior "
+                  f"{s.get('prior', 'n/a')})"]
+    rows, notes = aggregate_rows(lat.get("aggregate"))
+    if lat["active_dims"] is not None:
+        kl = "n/a" if lat["kl_per_dim"] is None else f"mean {_num(lat['kl_per_dim_mean'])} {_list(lat['kl_per_dim'])}"
+        rows = [("KL per dimension", kl), ("active dimensions", f"{lat['active_dims']} of {lat['dimensions']} "
+                                                                f"(Cov_x E[z|x] > {lat['active_threshold']})"), *rows]
+    lines += (_rows(rows) if rows else []) + [f"  {note}" for note in (lat["note"], *notes) if note]
+    lines += likelihood_lines(result.get("likelihood"))
     g, c = result["generation"], result["classifier"]
     prior = g.get("prior", "model")
-    lines += ["", "Generation (images decoded from the model's prior)" if prior == "model" else
-              f"Generation (images decoded from codes drawn by --prior {prior})"]
+    lines += ["", ("Generation (images decoded from the model's prior" if prior == "model" else
+                   f"Generation (images decoded from codes drawn by --prior {prior}") + condition_text(g) + ")"]
     if g["frechet_distance"] is None:
         lines += [f"  {g['note']}"]
     else:
@@ -57,6 +64,7 @@ def format_table(result: dict[str, Any]) -> str:
         lines += _rows([
             ("Fréchet distance", f"{_num(g['frechet_distance'])}  ({g['samples']} samples vs {g['real_images']} "
                                  f"real images, classifier features)"),
+            ("KID", f"{_kid(g, 'kid')}  (unbiased, {_kid_subsets(g)})"),
             *_against_reconstructions(g),
             ("confidence", f"{_num(g['confidence'], 3)}  (real images: {_num(g['real_confidence'], 3)})"),
             ("class coverage", f"{covered} of {classes} classes (each the classifier's choice for ≥ "
@@ -67,6 +75,7 @@ def format_table(result: dict[str, Any]) -> str:
             ("classifier", f"test accuracy {_num(c['accuracy'], 3)}, {c['epochs']} epochs on {c['train_images']} "
                            f"images ({'cached' if c['cached'] else 'trained now'})"),
         ])
+        lines += [f"  features: {c['feature_extractor']}"]
     lines += _other_priors(result.get("generation_by_prior") or {})
     per_class = result.get("loss_per_class")
     if per_class:
@@ -78,6 +87,14 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"  {name:<{width}}  {row['images']:>6}  " +
                          "  ".join(f"{_num(row[t]['mean']):>14}" for t in terms))
     return "\n".join(lines)
+
+
+def condition_text(generation: dict[str, Any]) -> str:
+    """How the generated images were conditioned, as a clause ('' for an unconditional model)."""
+    condition = generation.get("condition")
+    if not condition:
+        return ""
+    return f", class-conditional: labels cycling over the {condition['classes']} classes"
 
 
 def _other_priors(by_prior: dict[str, dict]) -> list[str]:
@@ -96,8 +113,59 @@ def _against_reconstructions(g: dict) -> list[tuple[str, str]]:
     if g.get("frechet_distance_to_reconstructions") is None:
         return []
     return [("  reconstructions", f"{_num(g['reconstruction_frechet_distance'])}  (decoded test codes vs real "
-                                  f"images: the decoder's floor)"),
-            ("  prior gap", f"{_num(g['frechet_distance_to_reconstructions'])}  (prior samples vs reconstructions)"),
+                                  f"images: the decoder's floor; KID {_kid(g, 'reconstruction_kid')})"),
+            ("  prior gap", f"{_num(g['frechet_distance_to_reconstructions'])}  (prior samples vs reconstructions; "
+                            f"KID {_kid(g, 'kid_to_reconstructions')})"),
             ("precision, recall", f"{_num(g['precision_vs_reconstructions'], 3)}, "
                                   f"{_num(g['recall_vs_reconstructions'], 3)}  (prior samples on the "
                                   f"reconstructions' feature manifold, k=3)")]
+
+
+def _kid(g: dict, key: str) -> str:
+    """A KID as mean ± std over subsets."""
+    if g.get(key) is None:
+        return "n/a"
+    return f"{g[key]:.4g} ± {g[f'{key}_std']:.2g}"
+
+
+def _kid_subsets(g: dict) -> str:
+    k = g.get("kid_settings") or {}
+    return f"{k.get('subsets')} subsets of {k.get('subset_size')}"
+
+
+def aggregate_rows(agg: dict[str, Any] | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """Mutual information and total correlation of the aggregate posterior as rows, or the note why none."""
+    if not agg:
+        return [], []
+    if agg["mutual_information"] is None:
+        return [], [agg["note"]]
+    return [
+        ("mutual information I(x;z)", f"{_num(agg['mutual_information'])} nats  (E_x KL(q(z|x)||p(z)) "
+                                      f"{_num(agg['expected_kl'])} - KL(q(z)||p(z)) {_num(agg['aggregate_kl'])})"),
+        ("total correlation", f"{_num(agg['total_correlation'])} nats  (of the aggregate posterior q(z); "
+                              f"dimension-wise KL {_num(agg['dimension_wise_kl'])})"),
+        ("estimator", f"{agg['estimator']} (N = {agg['images']} images)"),
+    ], []
+
+
+def likelihood_lines(lik: dict[str, Any] | None) -> list[str]:
+    """The importance-sampled NLL, its bits/dim, and the bounds that show the gap; or the one-line reason."""
+    if not lik:
+        return []
+    lines = ["", "Likelihood (negative log-likelihood: lower is better)"]
+    if lik["nll"] is None:
+        return lines + [f"  {lik['note']}"]
+    bounds = lik["upper_bounds"]
+    named = (("-ELBO", "elbo"), ("-IWAE(5)", "iwae_5"), ("-IWAE(50)", "iwae_50"))
+    chain = "  >=  ".join(f"{name} {_num(bounds[key], 6)}" for name, key in named if bounds[key] is not None)
+    from genkit.evaluation.likelihood import bits_per_dim
+
+    return lines + _rows([
+        ("NLL", f"{_num(lik['nll'], 6)} nats per image ± {_num(lik['nll_sem'], 2)} (s.e.), "
+                f"{_num(lik['bits_per_dim'], 5)} bits/dim"),
+        ("bounds (nats)", f"{chain}  (each an upper bound on the NLL; bits/dim of -ELBO "
+                          f"{_num(bits_per_dim(bounds['elbo'], lik['dimensions']), 5)})"),
+        ("importance sampling", f"K = {lik['samples']} draws from q(z|x) for each of the first {lik['images']} of "
+                                f"{lik['of_images']} images ({_num(lik['seconds'], 3)} s)"),
+        ("likelihood p(x|z)", f"{lik['likelihood']} (continuous density of pixels in [0, 1])"),
+    ])

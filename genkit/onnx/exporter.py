@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 import onnx
 import torch
 
-from genkit.onnx.metadata import DEFAULT_OPSET, EXPORTERS
+from genkit.export_contract import DEFAULT_OPSET, EXPORTERS
 
 __all__ = ["DEFAULT_OPSET", "EXPORTERS", "ExporterFailure", "export_module", "first_line"]
 
@@ -46,23 +47,25 @@ def _quiet():
             logger.setLevel(level)
 
 
-def export_module(module: torch.nn.Module, example: torch.Tensor, input_name: str, output_names: Sequence[str],
-                  opset: int, exporter: str) -> onnx.ModelProto:
-    """Export ``module`` (in eval mode) called on ``example`` (batch axis dynamic) to an ONNX model.
+def export_module(module: torch.nn.Module, examples: Sequence[torch.Tensor], input_names: Sequence[str],
+                  output_names: Sequence[str], opset: int, exporter: str) -> onnx.ModelProto:
+    """Export ``module`` (in eval mode) called on ``examples`` to an ONNX model, the batch axis dynamic.
 
-    The graph is kept in memory with its weights inside it: no external-data side file is written.
+    ``examples`` holds one tensor per input, all with the same batch size. The graph is kept in memory
+    with its weights inside it: no external-data side file is written.
     """
     if exporter not in EXPORTERS:
         raise ValueError(f"unknown exporter {exporter!r}; choose one of {', '.join(EXPORTERS)}")
     module.eval()
+    examples, input_names, output_names = tuple(examples), list(input_names), list(output_names)
     try:
         with _quiet(), torch.no_grad():
             if exporter == "dynamo":
-                model = _export_dynamo(module, example, input_name, output_names, opset)
+                model = _export_dynamo(module, examples, input_names, output_names, opset)
             else:
-                model = _export_torchscript(module, example, input_name, output_names, opset)
+                model = _export_torchscript(module, examples, input_names, output_names, opset)
     except Exception as exc:  # both exporters raise a wide range of types for unsupported code
-        raise ExporterFailure(first_line(exc)) from exc
+        raise ExporterFailure(_reason(exc)) from exc
     written = graph_opset(model)
     if written != opset:  # the dynamo exporter writes opset 18 when it cannot convert to an older one
         raise ExporterFailure(f"it wrote opset {written}, not the {opset} asked for")
@@ -74,21 +77,22 @@ def graph_opset(model: onnx.ModelProto) -> int | None:
     return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
 
 
-def _export_dynamo(module, example, input_name, output_names, opset) -> onnx.ModelProto:
+def _export_dynamo(module, examples, input_names, output_names, opset) -> onnx.ModelProto:
+    batch = torch.export.Dim(BATCH_AXIS)  # one Dim for every input: their batch sizes are the same
     program = torch.onnx.export(
-        module, (example,), None, input_names=[input_name], output_names=list(output_names),
+        module, examples, None, input_names=input_names, output_names=output_names,
         opset_version=opset, dynamo=True, external_data=False, optimize=True, verbose=False,
-        dynamic_shapes=({0: torch.export.Dim(BATCH_AXIS)},),
+        dynamic_shapes=tuple({0: batch} for _ in examples),
     )
     return program.model_proto
 
 
-def _export_torchscript(module, example, input_name, output_names, opset) -> onnx.ModelProto:
+def _export_torchscript(module, examples, input_names, output_names, opset) -> onnx.ModelProto:
     # Exported into a private scratch folder and read back, so that nothing can land beside the export.
     with tempfile.TemporaryDirectory(prefix="genkit-onnx-") as scratch:
         path = os.path.join(scratch, "graph.onnx")
-        axes = {name: {0: BATCH_AXIS} for name in (input_name, *output_names)}
-        torch.onnx.export(module, (example,), path, input_names=[input_name], output_names=list(output_names),
+        axes = {name: {0: BATCH_AXIS} for name in (*input_names, *output_names)}
+        torch.onnx.export(module, examples, path, input_names=input_names, output_names=output_names,
                           opset_version=opset, dynamo=False, external_data=False, dynamic_axes=axes,
                           do_constant_folding=True)
         extra = sorted(set(os.listdir(scratch)) - {"graph.onnx"})
@@ -98,6 +102,19 @@ def _export_torchscript(module, example, input_name, output_names, opset) -> onn
 
 
 def first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = _ANSI.sub("", str(exc)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     text = lines[0] if lines else type(exc).__name__
     return text if len(text) <= 240 else text[:237] + "..."
+
+
+def _reason(exc: BaseException) -> str:
+    """The exporter's first line, and its root cause's when the first line is only a generic header."""
+    root = exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    head, cause = first_line(exc), first_line(root)
+    return head if root is exc or cause in head else f"{head} ({cause})"[:400]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the dynamo exporter colours its messages

@@ -1,13 +1,9 @@
 """The export folder on disk, and replacing it only with a complete, verified one.
 
-    OUT/encoder.onnx   images (N, C, H, W) float32 in [0, 1] -> the encoder outputs (N, z_dim) each
-    OUT/decoder.onnx   z (N, z_dim) float32 -> images (N, C, H, W) in [0, 1]
-
-Nothing else is needed to use it: each graph holds its weights and the metadata of ``genkit.onnx.metadata``.
-An export is built in a temporary sibling folder and swapped in only once it has been verified, so a
-reader sees the old export or the new one, and a failed export leaves the old one untouched.
-
-Torch-free: the runtime uses the file names and ``is_export_dir``.
+What the folder holds (the graph files, their inputs and outputs, the metadata) is the export contract,
+``genkit.export_contract``. An export is built in a temporary sibling folder and swapped in only once
+it has been verified, so a reader sees the old export or the new one, and a failed export leaves the
+old one untouched.
 """
 
 from __future__ import annotations
@@ -20,18 +16,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from genkit import atomic
 from genkit.errors import ExportError
-
-ENCODER_FILE = "encoder.onnx"
-DECODER_FILE = "decoder.onnx"
-GRAPH_FILES = {"encoder": ENCODER_FILE, "decoder": DECODER_FILE}
-
-
-def is_export_dir(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a folder holding at least one of the graph files (a complete one or not)."""
-    path = Path(path)
-    return path.is_dir() and any((path / name).is_file() for name in GRAPH_FILES.values())
+from genkit.export_contract import GRAPH_FILES
+from genkit.files import atomic
 
 
 def check_replaceable(out: Path) -> None:
@@ -39,7 +26,9 @@ def check_replaceable(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} exists and is not a folder; choose another --out")
     if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in GRAPH_FILES.values())
+        from genkit.runtime.variants import variant_files  # the fp16/int8 files beside the graphs
+
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in variant_files(GRAPH_FILES))
         if foreign:
             raise ExportError(f"{out} holds other files ({', '.join(foreign[:3])}); it is not an export "
                               f"folder, so it is not replaced; choose another --out")

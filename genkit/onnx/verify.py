@@ -52,23 +52,25 @@ def all_nodes(model: onnx.ModelProto) -> Iterable[onnx.NodeProto]:
                 stack.extend(list(g.node) for g in attribute.graphs)
 
 
-def max_difference(run: Callable[[np.ndarray], dict[str, np.ndarray]],
-                   reference: Callable[[np.ndarray], dict[str, np.ndarray]],
-                   batches: Iterable[np.ndarray]) -> float:
+Feeds = dict[str, np.ndarray]  # one batch: input name -> array
+
+
+def max_difference(run: Callable[[Feeds], dict[str, np.ndarray]], reference: Callable[[Feeds], dict[str, np.ndarray]],
+                   batches: Iterable[Feeds]) -> float:
     """The largest absolute difference between ``run`` and ``reference`` over all batches and outputs.
 
     Output names and shapes must agree exactly; a non-finite value in either counts as infinite.
     """
     worst = 0.0
-    for batch in batches:
-        got, want = run(batch), reference(batch)
+    for feeds in batches:
+        got, want = run(feeds), reference(feeds)
         if list(got) != list(want):
             raise VerificationFailure(f"the graph's outputs are {list(got)}, the torch module's {list(want)}")
         for name, expected in want.items():
             actual = got[name]
             if actual.shape != expected.shape:
-                raise VerificationFailure(f"output {name!r} has shape {actual.shape} for a batch of {len(batch)}; "
-                                          f"the torch module gives {expected.shape}")
+                raise VerificationFailure(f"output {name!r} has shape {actual.shape} for a batch of "
+                                          f"{len(next(iter(feeds.values())))}; the torch module gives {expected.shape}")
             difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
             worst = max(worst, float(difference.max()) if np.isfinite(difference).all() else float("inf"))
     return worst

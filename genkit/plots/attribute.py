@@ -4,7 +4,8 @@ The groups are two classes of a labelled dataset (``--positive``/``--negative``)
 without a CelebA-style attribute (``--attributes FILE.csv --column Smiling``; rows are matched to the
 image folder's file names by the CSV's first column, values > 0 mean the attribute is present). The
 direction is normalised to unit length, so the factors -4..4 are distances in latent units; it is added
-to images of the negative group, which factor 0 reconstructs.
+to images of the negative group, which factor 0 reconstructs. Codes of any latent shape are moved as
+flat vectors; a conditional model decodes each row with its image's own label.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def groups(context: PlotContext, limit: int) -> tuple[np.ndarray, np.ndarray, st
 
 def attribute(context: PlotContext):
     limit = context.get("limit", DEFAULT_LIMIT)
-    codes, _ = context.encoded(limit)
+    codes, labels = context.encoded(limit)
     positive, negative, pos_name, neg_name = groups(context, limit)
     for mask, option, name in ((positive, "--positive", pos_name), (negative, "--negative", neg_name)):
         if not mask.any():
@@ -89,7 +90,10 @@ def attribute(context: PlotContext):
     unit = direction / max(distance, 1e-12)
     chosen = np.flatnonzero(negative)[:context.get("count", 5)]
     base = codes[chosen]
-    decoded = np.stack([context.source.decode((base + f * unit).astype(np.float32)) for f in FACTORS], axis=1)
+    shape = (len(chosen), *context.source.latent_shape)
+    own = None if labels is None else labels[chosen]
+    decoded = np.stack([context.source.decode((base + f * unit).astype(np.float32).reshape(shape), own)
+                        for f in FACTORS], axis=1)
     count = len(chosen)
     figure = new_figure(1.0 * len(FACTORS) + 1.2, 1.0 * count + 1.2)
     ax = figure.subplots()

@@ -22,6 +22,10 @@ class PlotOptionError(GenkitError):
     """A plot option with a value the plot cannot use; the message names the option."""
 
 
+class LatentShapeError(GenkitError):
+    """A plot that cannot draw this model's latent shape (or prior); the message says what it needs."""
+
+
 @dataclasses.dataclass
 class PlotContext:
     source: Source
@@ -52,20 +56,56 @@ class PlotContext:
         return evaldata.take(self.split, count)
 
     def encoded(self, limit: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """The codes of the first ``limit`` images and their labels (kept: a report draws several plots)."""
+        """The flattened codes (N, prod(latent_shape)) of the first ``limit`` images and their labels.
+
+        Kept: a report draws several plots from the same codes.
+        """
         if limit not in self._codes:
             codes, labels = [], []
             for x, y in evaldata.walk(self.split.limit(limit)):
-                codes.append(self.source.codes(x))
+                codes.append(self.source.codes(x, y).reshape(len(x), -1))
                 if y is not None:
                     labels.append(y)
             self._codes[limit] = (np.concatenate(codes), np.concatenate(labels) if labels else None)
         return self._codes[limit]
 
-    def images_at(self, indices) -> np.ndarray:
-        """The images at ``indices`` of the split, read one by one (works for folders too)."""
+    def images_at(self, indices) -> tuple[np.ndarray, np.ndarray | None]:
+        """The images at ``indices`` of the split, read one by one (works for folders too), and their labels."""
         dataset = self.split.torch_dataset()
-        return np.stack([dataset[int(i)][0].numpy() for i in indices]).astype(np.float32)
+        images = np.stack([dataset[int(i)][0].numpy() for i in indices]).astype(np.float32)
+        labels = self.labels
+        return images, (None if labels is None else labels[np.asarray(indices, np.int64)])
+
+    def require_flat_latent(self, what: str, need: str = "a flat latent (z,)") -> None:
+        """Refuse, in one line, a plot that cannot draw a spatial latent."""
+        if not self.source.flat_latent:
+            raise LatentShapeError(f"{what} needs {need}; this model's latent_shape is "
+                                   f"{self.source.latent_shape_text()}")
+
+    def label(self) -> int | None:
+        """The class a conditional model decodes a latent walk with: ``--label`` (index or name), else 0.
+
+        None for an unconditional model, which takes no ``--label``.
+        """
+        value = self.options.get("label")
+        classes = self.source.classes
+        if not classes:
+            if value is not None:
+                raise PlotOptionError(f"--label {value}: {self.source.recipe} is not conditional; it takes no label")
+            return None
+        if value is None:
+            return 0
+        text = str(value).strip()
+        if text.lstrip("-").isdigit():
+            index = int(text)
+            if not 0 <= index < classes:
+                raise PlotOptionError(f"--label {text}: this model's labels run 0..{classes - 1}")
+            return index
+        return self.class_index("--label", text)
+
+    def class_name(self, index: int) -> str:
+        names = self.class_names
+        return names[index] if names and index < len(names) else f"class {index}"
 
     def index(self, option: str, value: int) -> int:
         if not 0 <= value < len(self.split):
@@ -74,7 +114,7 @@ class PlotContext:
         return value
 
     def dims(self, default: tuple[int, int] = (0, 1)) -> tuple[int, int]:
-        """The ``--dims i,j`` pair, checked against the latent size."""
+        """The ``--dims i,j`` pair, checked against the number of (flattened) latent dimensions."""
         text = self.options.get("dims")
         if text is None:
             return default
@@ -83,7 +123,7 @@ class PlotContext:
             i, j = (int(p) for p in parts)
         except ValueError:
             raise PlotOptionError(f"--dims must be two latent dimensions as i,j (e.g. 0,1); got {text!r}") from None
-        z = self.source.z_dim
+        z = self.source.latent_numel
         if not (0 <= i < z and 0 <= j < z):
             raise PlotOptionError(f"--dims {text}: the latent space has {z} dimensions, numbered 0..{z - 1}")
         if i == j:

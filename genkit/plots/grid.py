@@ -2,8 +2,12 @@
 
 For a Gaussian prior the points are its quantiles, Φ⁻¹(linspace(0.01, 0.99, n)) scaled by the prior, so
 each cell covers the same prior probability (as in the book). An autoencoder's codes have no such prior
-shape, so its grid spans the bounding box of the encoded test codes. Every other dimension stays at the
-prior's mean.
+shape, so its grid spans the bounding box of the encoded test codes, and so does a model whose prior is
+no diagonal Gaussian. Every other dimension stays at the prior's mean (the test codes' mean when the
+prior has no single mean).
+
+The grid walks two dimensions of a flat latent; a spatial latent (D, h, w) is refused in one line. A
+conditional model decodes the whole grid with one label (``--label``, class 0 by default).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from genkit.evaluation.normal import normal_ppf
-from genkit.plots.context import PlotContext
+from genkit.plots.context import PlotContext, PlotOptionError
 from genkit.plots.figure import mosaic, new_figure, suptitle
 from genkit.plots.latent import DEFAULT_LIMIT
 
@@ -20,7 +24,7 @@ QUANTILES = (0.01, 0.99)
 
 def axis_values(context: PlotContext, dim: int, size: int) -> tuple[np.ndarray, str]:
     source = context.source
-    if source.fits_prior or not source.is_gaussian:
+    if source.fits_prior or not source.is_gaussian or source.prior_mean is None:
         codes, _ = context.encoded(context.get("limit", DEFAULT_LIMIT))
         low, high = float(codes[:, dim].min()), float(codes[:, dim].max())
         return np.linspace(low, high, size), "the bounding box of the test codes"
@@ -30,20 +34,22 @@ def axis_values(context: PlotContext, dim: int, size: int) -> tuple[np.ndarray, 
 
 def latent_grid(context: PlotContext):
     source = context.source
-    if source.z_dim < 2:
-        from genkit.plots.context import PlotOptionError
-
+    context.require_flat_latent("the latent grid", "a flat latent (z,) to walk two of its dimensions")
+    if source.latent_numel < 2:
         raise PlotOptionError("--dims: a latent grid needs two latent dimensions; this model has one")
     i, j = context.dims()
     size = context.get("size", 20)
+    label = context.label()
     xs, how = axis_values(context, i, size)
     ys, _ = axis_values(context, j, size)
-    points = np.tile(source.prior_mean.astype(np.float32), (size * size, 1))
+    centre = source.prior_mean if source.prior_mean is not None else \
+        context.encoded(context.get("limit", DEFAULT_LIMIT))[0].mean(axis=0)
+    points = np.tile(np.asarray(centre, np.float32).reshape(-1), (size * size, 1))
     # rows run from the largest z[j] at the top to the smallest at the bottom, like a y axis
     for r, y in enumerate(ys[::-1]):
         for c, x in enumerate(xs):
             points[r * size + c, i], points[r * size + c, j] = x, y
-    images = source.decode(points)
+    images = source.decode(points, None if label is None else np.full(len(points), label, np.int64))
     tiled = mosaic(images, size, size)
     figure = new_figure(9.0, 9.5)
     ax = figure.subplots()
@@ -56,7 +62,9 @@ def latent_grid(context: PlotContext):
     ax.set_yticks([(t + 0.5) * cell_h for t in ticks], [f"{ys[::-1][t]:.2f}" for t in ticks], fontsize=8)
     ax.set_xlabel(f"z[{i}]")
     ax.set_ylabel(f"z[{j}]")
-    others = "" if source.z_dim == 2 else "; other dimensions at the prior mean"
+    at = "the prior mean" if source.prior_mean is not None else "the test codes' mean"
+    others = "" if source.latent_numel == 2 else f"; other dimensions at {at}"
+    condition = "" if label is None else f"; every image decoded with label {label} ({context.class_name(label)})"
     suptitle(figure, f"Latent grid of {context.recipe_title()}: {size}×{size} images decoded over z[{i}], z[{j}] "
-                 f"at {how}{others}", fontsize=10)
+                 f"at {how}{others}{condition}", fontsize=10)
     return figure

@@ -2,6 +2,10 @@
 
 A VAE's codes should fill its N(0, I) prior: a round cloud, uniform after Φ, histograms that follow the
 normal density. An autoencoder's codes need not, which is why sampling its prior goes wrong.
+
+The scatter needs a flat latent (a spatial latent's positions are not dimensions to project); the CDF
+view needs a diagonal Gaussian prior to standardise by. Both refuse anything else in one line. The
+histograms work on flattened codes of any shape.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import math
 import numpy as np
 
 from genkit.evaluation.normal import normal_cdf
-from genkit.plots.context import PlotContext
+from genkit.plots.context import LatentShapeError, PlotContext
 from genkit.plots.figure import new_figure, suptitle
 
 DEFAULT_LIMIT = 5000
@@ -43,7 +47,7 @@ def _legend(ax) -> None:
 
 def _plane(context: PlotContext, codes: np.ndarray):
     """A function mapping codes to 2-d points, and the axis labels: raw dims or principal components."""
-    z = context.source.z_dim
+    z = context.source.latent_numel
     if z == 1:
         jitter = np.random.default_rng(context.seed)
         return (lambda c: np.stack([c[:, 0], jitter.uniform(-0.5, 0.5, len(c))], axis=1)), ("z[0]", "jitter")
@@ -58,28 +62,34 @@ def _plane(context: PlotContext, codes: np.ndarray):
 
 
 def scatter(context: PlotContext):
+    context.require_flat_latent("the latent scatter", "a flat latent (z,) to project onto a plane")
     codes, labels = context.encoded(context.get("limit", DEFAULT_LIMIT))
     project, (xlabel, ylabel) = _plane(context, codes)
     figure = new_figure(7.5, 6.0)
     ax = figure.subplots()
     scatter_by_label(ax, project(codes), labels, context.class_names)
     if context.get("prior", False):
-        prior = project(context.source.draw_prior(min(len(codes), 2000), context.seed))
+        drawn = context.source.draw_prior(min(len(codes), 2000), context.seed)
+        prior = project(drawn.reshape(len(drawn), -1))
         ax.scatter(prior[:, 0], prior[:, 1], s=12, marker="+", linewidths=0.8, color="black", alpha=0.6,
                    label="prior samples")
     _legend(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     suptitle(figure, f"Latent space of {context.recipe_title()}: codes of {len(codes)} {context.split_name} images "
-                 f"(z_dim {context.source.z_dim})", fontsize=10)
+                 f"(latent shape {context.source.latent_shape_text()})", fontsize=10)
     return figure
 
 
 def cdf(context: PlotContext):
+    source = context.source
+    if source.prior_mean is None:
+        raise LatentShapeError(f"the latent CDF view standardises codes by a diagonal Gaussian prior; this model's "
+                               f"prior is a {source.prior_family}")
     codes, labels = context.encoded(context.get("limit", DEFAULT_LIMIT))
-    i, j = context.dims() if context.source.z_dim >= 2 else (0, 0)
-    standard = (codes - context.source.prior_mean) / np.where(context.source.prior_std > 0,
-                                                              context.source.prior_std, 1.0)
+    i, j = context.dims() if source.latent_numel >= 2 else (0, 0)
+    mean, std = source.prior_mean.reshape(-1), source.prior_std.reshape(-1)
+    standard = (codes - mean) / np.where(std > 0, std, 1.0)
     uniform = normal_cdf(standard)
     figure = new_figure(12.0, 5.5)
     left, right = figure.subplots(1, 2)
@@ -101,7 +111,7 @@ def cdf(context: PlotContext):
 
 def histograms(context: PlotContext):
     codes, _ = context.encoded(context.get("limit", DEFAULT_LIMIT))
-    k = min(context.get("k", 8), context.source.z_dim)
+    k = min(context.get("k", 8), context.source.latent_numel)
     columns = min(k, 4)
     rows = math.ceil(k / columns)
     figure = new_figure(3.2 * columns, 2.6 * rows + 0.6)
@@ -121,6 +131,7 @@ def histograms(context: PlotContext):
         ax.set_ylabel("density", fontsize=8)
         ax.tick_params(labelsize=7)
     axes.flat[0].legend(fontsize=7)
-    suptitle(figure, f"Histograms of the first {k} latent dimensions of {len(codes)} {context.split_name} codes "
-                    f"by {context.recipe_title()}, against the N(0, 1) density", fontsize=10)
+    flattened = "" if context.source.flat_latent else f" (flattened from {context.source.latent_shape_text()})"
+    suptitle(figure, f"Histograms of the first {k} latent dimensions{flattened} of {len(codes)} {context.split_name} "
+                    f"codes by {context.recipe_title()}, against the N(0, 1) density", fontsize=10)
     return figure

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from genkit.errors import GenkitError
+from genkit.errors import ExportError, GenkitError
 
 
 class InputError(GenkitError, ValueError):
-    """An image batch or latent batch of the wrong type, rank, shape, dtype or value range."""
+    """An image, latent or label batch of the wrong type, rank, shape, dtype or value range."""
 
 
 def _describe(array: object) -> str:
@@ -32,14 +32,39 @@ def check_images(images: object, input_shape: tuple[int, int, int]) -> np.ndarra
     return np.ascontiguousarray(images)
 
 
-def check_latents(z: object, latent_size: int) -> np.ndarray:
-    """``z`` as a C-contiguous float32 (N, latent_size) array of finite values, or ``InputError``."""
-    expected = f"float32 latent points of shape (N, {latent_size})"
-    if not isinstance(z, np.ndarray) or z.ndim != 2 or z.shape[1] != latent_size or z.dtype != np.float32:
+def check_latents(z: object, latent_shape: tuple[int, ...]) -> np.ndarray:
+    """``z`` as a C-contiguous float32 (N, *latent_shape) array of finite values, or ``InputError``."""
+    expected = f"float32 latent points of shape (N, {', '.join(str(d) for d in latent_shape)})"
+    if (not isinstance(z, np.ndarray) or z.ndim != 1 + len(latent_shape) or tuple(z.shape[1:]) != tuple(latent_shape)
+            or z.dtype != np.float32):
         raise InputError(f"expected {expected}; got {_describe(z)}")
     if z.size and not np.isfinite(z).all():
         raise InputError(f"expected {expected} with finite values; got NaN or infinity")
     return np.ascontiguousarray(z)
+
+
+def check_labels(labels: object, n: int, classes: int) -> np.ndarray | None:
+    """The condition of a batch of ``n``: int64 (n,) labels in [0, classes), or None for an unconditional model.
+
+    One integer stands for the same label for every row. A conditional model without labels, or an
+    unconditional one given labels, is an ``ExportError`` (the model cannot do what was asked); labels
+    of the wrong shape or range are an ``InputError``.
+    """
+    if not classes:
+        if labels is not None:
+            raise ExportError("this model is unconditional: it takes no class labels")
+        return None
+    if labels is None:
+        raise ExportError(f"this model is conditional on a class label in [0, {classes}): pass labels "
+                          f"(`--label N` or `--label all` on the command line)")
+    if isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
+        labels = np.full(n, int(labels), np.int64)
+    if not (isinstance(labels, np.ndarray) and labels.shape == (n,) and labels.dtype.kind in "iu"):
+        raise InputError(f"expected {n} integer class labels (an int64 array of shape ({n},)); got {_describe(labels)}")
+    if n and not (0 <= int(labels.min()) and int(labels.max()) < classes):
+        bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
+        raise InputError(f"label {bad} is out of range: this model's labels are 0 to {classes - 1}")
+    return np.ascontiguousarray(labels, dtype=np.int64)
 
 
 def check_count(n: object) -> int:

@@ -28,6 +28,15 @@ IO_BINDING_MODES = ("auto", "always", "never")
 # binding was 5-10 % slower for vae and 40 % slower for vae-faces, so "auto" leaves it off; "always"
 # keeps it available for larger models where the host round trip dominates.
 IO_BINDING_MIN_BATCH: int | None = None
+# onnxruntime's intra-op threads spin for 10-50 ms after every run unless told not to, and keep the
+# cores from whatever the process does next: in benchmarks/results/20261202-015500-full-inference.json
+# a torch call right after a spinning session ran 32-39 % slower than after a non-spinning one.
+# Spinning pays only for one session with intra-op threads: the vae decoder at batch 256 ran 1.53x
+# faster with it (encoder 1.03x) and batch-1 latency fell from 0.11 / 0.24 ms to 0.07 / 0.17 ms. Large
+# CPU batches run on single-threaded shards (batch_parallel), which have no threads to spin and were
+# faster still (decoder 12,560 against 10,331 images/s), so it is off unless a caller asks for it:
+# ``spinning=True`` suits a latency-bound process that does nothing else.
+SPINNING = False
 
 
 class ProviderError(GenkitError, RuntimeError):
@@ -40,7 +49,7 @@ def _ort():
     return onnxruntime
 
 
-def session_options(threads: int = 0, optimization: str = "all") -> Any:
+def session_options(threads: int = 0, optimization: str = "all", spinning: bool = SPINNING) -> Any:
     """Options for every genkit session: full graph optimisation (fusions) and an optional thread count."""
     ort = _ort()
     if optimization not in OPTIMIZATION_LEVELS:
@@ -56,6 +65,8 @@ def session_options(threads: int = 0, optimization: str = "all") -> Any:
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }[optimization]
     options.intra_op_num_threads = threads
+    # onnxruntime's intra-op threads spin for tens of milliseconds after each run by default (see SPINNING)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3  # errors only: provider trouble is reported by ProviderError instead
     return options
 
@@ -84,7 +95,7 @@ class GraphSession:
     """One graph in one onnxruntime session, with its input and output names and the provider in use."""
 
     def __init__(self, model: str | os.PathLike | bytes, provider: str = "auto", threads: int = 0,
-                 optimization: str = "all", io_binding: str = "auto", source: str = ""):
+                 optimization: str = "all", io_binding: str = "auto", source: str = "", spinning: bool = SPINNING):
         ort = _ort()
         if io_binding not in IO_BINDING_MODES:
             raise GenkitError(f"unknown io_binding {io_binding!r}; choose one of {', '.join(IO_BINDING_MODES)}")
@@ -94,7 +105,7 @@ class GraphSession:
         try:
             with _provider_logs_silenced(CUDA_PROVIDER in wanted):
                 # enable_fallback=0: onnxruntime would otherwise print to stdout and retry on the CPU.
-                self.session = ort.InferenceSession(data, sess_options=session_options(threads, optimization),
+                self.session = ort.InferenceSession(data, sess_options=session_options(threads, optimization, spinning),
                                                     providers=wanted, enable_fallback=0)
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
             if provider != "auto" and CUDA_PROVIDER in wanted and "CUDA" in str(exc):
@@ -113,11 +124,10 @@ class GraphSession:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def input_shapes(self) -> dict[str, list]:
-        return {i.name: list(i.shape) for i in self.session.get_inputs()}
-
-    def output_shapes(self) -> dict[str, list]:
-        return {o.name: list(o.shape) for o in self.session.get_outputs()}
+    def signature(self, which: str) -> dict[str, tuple[list, str]]:
+        """``"inputs"`` or ``"outputs"``: name -> (shape, onnxruntime type such as ``tensor(float)``)."""
+        values = self.session.get_inputs() if which == "inputs" else self.session.get_outputs()
+        return {v.name: (list(v.shape), v.type) for v in values}
 
     def metadata_props(self) -> dict[str, str]:
         return dict(self.session.get_modelmeta().custom_metadata_map)

@@ -3,7 +3,8 @@
 ``open_source(path)`` tells the two apart by their files: a run folder has ``config.json``, an export
 folder ``encoder.onnx`` and ``decoder.onnx``. Both answer ``encode``, ``codes``, ``decode``,
 ``reconstruct``, ``sample_prior`` and ``generate`` with float32 numpy arrays and carry ``metadata``
-with at least ``recipe``, ``config``, ``input_shape``, ``latent_size`` and ``encoder_outputs``.
+with at least ``recipe``, ``config``, ``input_shape``, ``latent_shape``, ``condition`` and
+``encoder_outputs``; ``classes`` > 0 means every call that encodes or decodes takes ``labels``.
 
 Opening an export folder imports neither torch nor the plugins; only a run folder does.
 """
@@ -14,8 +15,8 @@ import os
 from pathlib import Path
 
 from genkit.errors import GenkitError
-from genkit.onnx.folder import is_export_dir
-from genkit.run_config import CONFIG_FILE as RUN_CONFIG
+from genkit.export_contract import is_export_dir
+from genkit.run.config_file import CONFIG_FILE as RUN_CONFIG
 
 
 def source_kind(path: str | os.PathLike) -> str:
@@ -32,12 +33,16 @@ def source_kind(path: str | os.PathLike) -> str:
                       f"(encoder.onnx and decoder.onnx)")
 
 
-def open_source(path: str | os.PathLike, provider: str = "auto", threads: int = 0, batch_size: int = 512):
-    """An ``ExportedModel`` for an export folder, a ``RunModel`` for a run folder."""
+def open_source(path: str | os.PathLike, provider: str = "auto", threads: int = 0, batch_size: int = 512,
+                precision: str = "fp32"):
+    """An ``ExportedModel`` for an export folder, a ``RunModel`` for a run folder.
+
+    ``precision`` chooses an export's graph files (``genkit.runtime.variants``); a run folder runs in torch.
+    """
     if source_kind(path) == "export":
         from genkit.runtime import ExportedModel
 
-        return ExportedModel(path, provider, threads, batch_size=batch_size)
+        return ExportedModel(path, provider, threads, batch_size=batch_size, precision=precision)
     from genkit.runtime.run_model import RunModel
 
     return RunModel(path, provider, threads, batch_size=batch_size)

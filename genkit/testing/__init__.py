@@ -9,16 +9,21 @@ and ``CudaRecipeConformance`` for a recipe on a GPU as well. A violated contract
 
 One concept per module:
 
-    components   the contract of each kind (check_encoder, check_sampler, check_decoder, check_loss)
-    recipe       check_recipe: a recipe's model end to end, ONNX export parity included
+    inputs       DEFAULT_SPEC, build_component, labels and encoder outputs the checks feed components
+    components   the contract of encoders and decoders (check_encoder, check_decoder) and COMPONENT_CHECKS
+    sampler      the sampler contract (check_sampler): z, extras, gradients, mean, prior, fit_prior
+    priors       the prior contract (check_prior): a family the export describes and the runtime samples
+    losses       check_loss, check_loss_minimum, check_loss_extremes
+    recipe       check_recipe: a recipe's model end to end, its stages and ONNX export parity
     persistence  check_save_load: the run folder round trip through genkit.load
     batching     check_batch_independence
     precision    check_autocast (bf16 on the CPU, fp16 on CUDA)
     determinism  check_seed_determinism
     devices      check_dtype_round_trip, check_device_move
     sampling     check_draw_statistics, check_prior_statistics
+    prior_draws  check_prior_draws: points against a prior of each family
     statistics   the one-sample tests they use, with a stated false-alarm rate
-    losses       check_loss_minimum, check_loss_extremes
+    registry     installed_registry, registry_installed: the registries tests work with
     mixins       the pytest mixins; cuda: their CUDA variants
 
 To grow the kit, add one ``check_*`` function per contract and, where it applies to every component
@@ -31,18 +36,11 @@ from typing import Any
 
 from genkit.testing._asserts import check_loss_terms
 from genkit.testing.batching import check_batch_independence, check_component_batch_independence
-from genkit.testing.components import (
-    COMPONENT_CHECKS,
-    DEFAULT_SPEC,
-    build_component,
-    check_decoder,
-    check_encoder,
-    check_loss,
-    check_sampler,
-)
+from genkit.testing.components import COMPONENT_CHECKS, check_decoder, check_encoder
 from genkit.testing.determinism import check_seed_determinism
 from genkit.testing.devices import check_device_move, check_dtype_round_trip
-from genkit.testing.losses import check_loss_extremes, check_loss_minimum
+from genkit.testing.inputs import DEFAULT_SPEC, build_component
+from genkit.testing.losses import check_loss, check_loss_extremes, check_loss_minimum
 from genkit.testing.mixins import (
     ComponentConformance,
     DecoderConformance,
@@ -53,7 +51,11 @@ from genkit.testing.mixins import (
 )
 from genkit.testing.persistence import check_save_load
 from genkit.testing.precision import check_autocast
+from genkit.testing.prior_draws import check_prior_draws
+from genkit.testing.priors import check_exportable_sampler, check_prior
 from genkit.testing.recipe import build_recipe, check_onnx_parity, check_recipe
+from genkit.testing.registry import installed_registry, registry_installed
+from genkit.testing.sampler import check_sampler
 from genkit.testing.sampling import DRAW_DISTRIBUTIONS, check_draw_statistics, check_prior_statistics
 
 __all__ = [
@@ -61,9 +63,10 @@ __all__ = [
     "DecoderConformance", "EncoderConformance", "LossConformance", "RecipeConformance", "SamplerConformance",
     "build_component", "build_recipe", "check_autocast", "check_batch_independence",
     "check_component_batch_independence", "check_decoder", "check_device_move", "check_draw_statistics",
-    "check_dtype_round_trip", "check_encoder", "check_loss", "check_loss_extremes", "check_loss_minimum",
-    "check_loss_terms", "check_onnx_parity", "check_prior_statistics", "check_recipe", "check_sampler",
-    "check_save_load", "check_seed_determinism",
+    "check_dtype_round_trip", "check_encoder", "check_exportable_sampler", "check_loss", "check_loss_extremes",
+    "check_loss_minimum", "check_loss_terms", "check_onnx_parity", "check_prior", "check_prior_draws",
+    "check_prior_statistics", "check_recipe", "check_sampler", "check_save_load", "check_seed_determinism",
+    "installed_registry", "registry_installed",
 ]
 
 

@@ -16,7 +16,7 @@ def name_of(cls: Any) -> str:
 
 def model_name(model: Any) -> str:
     """``recipe 'vae'`` for a model built from a recipe, else its class name."""
-    recipe = (getattr(model, "config", None) or {}).get("recipe")
+    recipe = getattr(getattr(model, "config", None), "recipe", None)
     return f"recipe {recipe!r}" if recipe else type(model).__name__
 
 

@@ -27,6 +27,7 @@ from genkit.testing._asserts import (
     require_equal_states,
     uniform_images,
 )
+from genkit.testing.inputs import labels_for
 
 
 def _seeded(seed: int, call: Callable[[], Any]) -> Any:
@@ -42,12 +43,14 @@ def check_seed_determinism(build: Callable[[], Any], images: torch.Tensor | None
         who = model_name(first)
         require_equal_states(second, first, who, f"two models built after torch.manual_seed({seed})")
         x = images if images is not None else uniform_images(first.spec.input_shape, 3, seed)
+        labels = labels_for(first.spec, len(x))
 
         def step(model: Any) -> dict[str, torch.Tensor]:
             model.train()
-            out = model(x, generator=generator(seed))
-            losses = model.loss(x, out.x_hat, out.params)
+            out = model(x, labels, generator=generator(seed))
+            losses = model.loss(x, out)
             return {"sampled z": out.z, "decoder output": out.x_hat,
+                    **{f"extra {k!r}": v for k, v in out.extras.items()},
                     **{f"loss term {k!r}": v for k, v in losses.items()}}
 
         with failures_as_assertions(who, "the training forward"):
@@ -58,8 +61,9 @@ def check_seed_determinism(build: Callable[[], Any], images: torch.Tensor | None
         def draws(model: Any) -> dict[str, torch.Tensor]:
             model.eval()
             with torch.no_grad():
-                return {"sampled z": model(x, generator=generator(seed)).z,
-                        "generate(4)": model.generate(4, generator=generator(seed))}
+                return {"sampled z": model(x, labels, generator=generator(seed)).z,
+                        "generate(4)": model.generate(4, generator=generator(seed),
+                                                      labels=labels_for(model.spec, 4))}
 
         with failures_as_assertions(who, "the eval forward"):
             a, b = _seeded(seed + 2, lambda: draws(first)), _seeded(seed + 3, lambda: draws(first))

@@ -35,20 +35,27 @@ from genkit.testing._asserts import (
     require_equal_states,
     uniform_images,
 )
+from genkit.testing.inputs import labels_for
 
 
 def seeded_outputs(model: Any, x: torch.Tensor, gen: Any, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Outputs of an eval-mode model: encoder outputs, reconstruction, generate(4) and the forward's draw.
+    """Outputs of an eval-mode model: encoder outputs, reconstruction, generate(4) and the forward's draw and extras.
 
-    ``gen`` makes a fresh generator from a seed, so each random call starts from the same state.
+    ``gen`` makes a fresh generator from a seed, so each random call starts from the same state. A conditional
+    model gets the labels 0, 1, ... (modulo its classes).
     """
+    labels = labels_for(model.spec, len(x))
+    labels = labels.to(x.device) if labels is not None else None
+    generated = labels_for(model.spec, 4)
+    generated = generated.to(x.device) if generated is not None else None
     with torch.no_grad():
-        out = {f"encoder output {name!r}": t for name, t in model.encode(x).items()}
-        out["reconstruction"] = model.reconstruct(x)
-        out["generate(4) with a seeded generator"] = model.generate(4, generator=gen(seed))
-        forward = model(x, generator=gen(seed))
+        out = {f"encoder output {name!r}": t for name, t in model.encode(x, labels).items()}
+        out["reconstruction"] = model.reconstruct(x, labels)
+        out["generate(4) with a seeded generator"] = model.generate(4, generator=gen(seed), labels=generated)
+        forward = model(x, labels, generator=gen(seed))
         out["forward's sampled z with a seeded generator"] = forward.z
         out["forward's decoder output with a seeded generator"] = forward.x_hat
+        out.update({f"forward's extra {name!r} with a seeded generator": t for name, t in forward.extras.items()})
     return out
 
 
@@ -80,7 +87,8 @@ def check_dtype_round_trip(model: Any, images: torch.Tensor | None = None, *, se
     with failures_as_assertions(who, "the forward in float64 (a tensor that is not a buffer stays float32?)"):
         doubled = seeded_outputs(wide, x.double(), generator, seed)
     for key, t in doubled.items():
-        require(t.dtype == torch.float64, who, f"{key} is {t.dtype} for a float64 model")
+        require(t.dtype == torch.float64 or not before[key].is_floating_point(), who,
+                f"{key} is {t.dtype} for a float64 model")
     # torch draws float64 noise from other bits of the generator than float32 noise: only the
     # deterministic outputs are compared across dtypes.
     deterministic = {k: v for k, v in before.items() if "seeded" not in k}

@@ -9,34 +9,38 @@
         overrides = ["encoder.filters=[8,16]"]   # --set style, to make a big recipe small
 
 Every test is one assertion about behaviour and fails with ``AssertionError`` naming the component or
-recipe and the broken rule. ``ComponentConformance`` takes a class of any kind; the kind mixins add
-the tests that only make sense for their kind. The CUDA variants of the recipe tests are in
-``genkit.testing.cuda`` (they need pytest to skip where no GPU is present).
+recipe and the broken rule. A ``spec`` with ``classes`` K > 0 tests a conditional encoder or decoder (it gets
+labels in [0, K)); a recipe with ``classes`` is tested with labels throughout. ``ComponentConformance`` takes a
+class of any kind; the kind mixins add the tests that only make sense for their kind. The CUDA variants of the
+recipe tests are in ``genkit.testing.cuda`` (they need pytest to skip where no GPU is present).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
-from genkit.components import ModelSpec
 from genkit.config import validate_section
+from genkit.contract.components import ModelSpec
+from genkit.contract.model import GenerativeModel
+from genkit.contract.registry import Registry
 from genkit.errors import GenkitError
-from genkit.model import GenerativeModel
-from genkit.registry import Registry
 from genkit.testing._asserts import uniform_images
 from genkit.testing.batching import check_batch_independence, check_component_batch_independence
 from genkit.testing.components import COMPONENT_CHECKS
 from genkit.testing.determinism import check_seed_determinism
 from genkit.testing.devices import check_device_move, check_dtype_round_trip
+from genkit.testing.inputs import DEFAULT_SPEC, build_component, labels_for
 from genkit.testing.losses import check_loss_extremes, check_loss_minimum
 from genkit.testing.persistence import check_save_load
 from genkit.testing.precision import check_autocast
+from genkit.testing.priors import check_exportable_sampler
 from genkit.testing.recipe import build_recipe, check_recipe
-from genkit.testing.sampling import check_draw_statistics, check_prior_statistics
+from genkit.testing.sampling import DRAW_DISTRIBUTIONS, check_draw_statistics, check_prior_statistics
 
 
 class ComponentConformance:
@@ -45,15 +49,22 @@ class ComponentConformance:
         class TestMyEncoder(ComponentConformance):
             component_class = MyEncoder
             settings = {"filters": [8, 16], "kernels": [3, 3], "strides": [2, 2]}
-            spec = ModelSpec((1, 28, 28), 2, ("mu", "log_var"))  # optional, defaults to DEFAULT_SPEC
+            spec = ModelSpec((1, 28, 28), (2,), ("mu", "log_var"))  # optional, defaults to DEFAULT_SPEC
 
     The kind (encoder, sampler, decoder or loss) comes from the class. ``EncoderConformance``,
     ``SamplerConformance``, ``DecoderConformance`` and ``LossConformance`` add that kind's own tests.
+    ``params`` (encoders and samplers): one row (1, ...) per encoder output, where the outputs are not latent
+    points of ``spec.latent_shape`` (a sampler of logits, say): the checks use their shapes, and the draw
+    statistics their values. ``sampler_class`` and ``sampler_settings`` (losses): the sampler whose z, extras and
+    prior the loss reads, when it reads any.
     """
 
     component_class: ClassVar[type | None] = None
     spec: ClassVar[ModelSpec | None] = None
     settings: ClassVar[dict[str, Any]] = {}
+    params: ClassVar[Sequence[torch.Tensor] | None] = None
+    sampler_class: ClassVar[type | None] = None
+    sampler_settings: ClassVar[dict[str, Any]] = {}
     kind: ClassVar[str] = ""  # set by the kind mixins: the kind component_class must be
 
     def _component(self) -> type:
@@ -86,7 +97,12 @@ class ComponentConformance:
     def test_contract(self):
         """Shapes, dtypes, gradients, eval-mode determinism and the kind's rules (genkit.testing.components)."""
         cls = self._component()
-        COMPONENT_CHECKS[cls.kind](cls, spec=self.spec, settings=self.settings)
+        options: dict[str, Any] = {}
+        if cls.kind in ("encoder", "sampler"):
+            options["params"] = type(self).params
+        if cls.kind == "loss":
+            options.update(sampler=self.sampler_class, sampler_settings=self.sampler_settings)
+        COMPONENT_CHECKS[cls.kind](cls, spec=self.spec, settings=self.settings, **options)
 
 
 class EncoderConformance(ComponentConformance):
@@ -106,37 +122,45 @@ class DecoderConformance(ComponentConformance):
 
 
 class SamplerConformance(ComponentConformance):
-    """``draw_distribution`` (``(*params) -> (mean, std)``) and ``draw_params`` are needed only for
-    parameter_names other than ``(mu, log_var)`` and ``(code,)``."""
+    """``draw_distribution`` (``(*params) -> (mean, std)``) and ``params`` are needed only for parameter_names
+    other than ``(mu, log_var)`` and ``(code,)``."""
 
     kind = "sampler"
     draw_distribution: ClassVar[Any] = None
-    draw_params: ClassVar[Sequence[torch.Tensor] | None] = None
+
+    def test_prior_can_be_exported(self):
+        """prior() is one of the prior families, of the latent shape, as the export describes it, with valid
+        values; sample_prior is prior().sample (the runtime draws from the description alone)."""
+        cls = self._component()
+        spec = dataclasses.replace(self.spec or DEFAULT_SPEC, parameter_names=tuple(cls.parameter_names))
+        check_exportable_sampler(build_component(cls, "sampler", spec, self.settings), cls.__name__)
 
     def test_draw_statistics(self):
-        """Reparameterised draws follow the declared distribution (z and χ² tests, false alarms 1e-6)."""
-        check_draw_statistics(self._component(), self.spec, self.settings, params=type(self).draw_params,
+        """Draws for fixed params follow the declared distribution (z and χ² tests, false alarms 1e-6)."""
+        check_draw_statistics(self._component(), self.spec, self.settings, params=type(self).params,
                               draw_distribution=type(self).draw_distribution)
 
     def test_prior_statistics(self):
-        """sample_prior follows prior(); a fitted prior describes its codes (false alarms 1e-6)."""
-        check_prior_statistics(self._component(), self.spec, self.settings)
+        """sample_prior follows prior(), whatever its family; a fitted prior describes its codes (false alarms 1e-6)."""
+        check_prior_statistics(self._component(), self.spec, self.settings, params=type(self).params)
 
     def test_batch_independence(self):
         """mean(*params) row by row equals the row alone (1e-5)."""
-        check_component_batch_independence(self._component(), self.spec, self.settings)
+        check_component_batch_independence(self._component(), self.spec, self.settings, params=type(self).params)
 
 
 class LossConformance(ComponentConformance):
     kind = "loss"
 
     def test_minimal_at_perfect_reconstruction(self):
-        """loss(x, x, params) <= loss(x, x_hat, params) around x, and < for far-off reconstructions."""
-        check_loss_minimum(self._component(), self.spec, self.settings)
+        """loss at x_hat = x <= loss at x_hat near x, and < for far-off reconstructions (fixed z and params)."""
+        check_loss_minimum(self._component(), self.spec, self.settings, sampler=self.sampler_class,
+                           sampler_settings=self.sampler_settings)
 
     def test_finite_on_extreme_inputs(self):
         """Finite terms and gradients for black/white images, x_hat of exactly 0 or 1, outputs of ±20."""
-        check_loss_extremes(self._component(), self.spec, self.settings)
+        check_loss_extremes(self._component(), self.spec, self.settings, sampler=self.sampler_class,
+                            sampler_settings=self.sampler_settings)
 
 
 class RecipeConformance:
@@ -147,13 +171,16 @@ class RecipeConformance:
             overrides = ["encoder.filters=[8,16]"]   # optional, --set style
             registry = my_registry()                  # optional; default: the installed plugins
 
-    Override ``images(input_shape, n)`` to test on real images instead of seeded uniform noise.
+    Override ``images(input_shape, n)`` to test on real images instead of seeded uniform noise. A sampler of
+    parameter_names other than ``(mu, log_var)`` and ``(code,)`` needs ``draw_distribution`` (``(*params) ->
+    (mean, std)``) for its draw statistics, which run on the encoder's outputs for the first test image.
     """
 
     recipe: ClassVar[str | None] = None
     overrides: ClassVar[Sequence[str]] = ()
     registry: ClassVar[Registry | None] = None
     seed: ClassVar[int] = 0
+    draw_distribution: ClassVar[Any] = None
 
     def images(self, input_shape: tuple[int, ...], n: int) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [0, 1] to run the checks on."""
@@ -179,7 +206,7 @@ class RecipeConformance:
             check_recipe(self.recipe, self.registry, overrides=self.overrides, images=x, seed=self.seed, onnx=True)
 
     def test_save_load_round_trip(self, tmp_path: Path):
-        """Saved with genkit.checkpoint, loaded with genkit.load: bitwise equal state and seeded outputs."""
+        """Saved with genkit.run.checkpoint, loaded with genkit.load: bitwise equal state and seeded outputs."""
         model, x = self._model_and_images(4)
         check_save_load(model, tmp_path / "run", self.registry, x, seed=self.seed)
 
@@ -208,21 +235,38 @@ class RecipeConformance:
         model, x = self._model_and_images(3)
         check_device_move(model, torch.device("cpu"), x, seed=self.seed)
 
+    def _encoder_rows(self, model: GenerativeModel, x: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's outputs for the first image: realistic parameters of the right shapes."""
+        with torch.no_grad():
+            return [t[:1] for t in model.eval().encode(x[:1], labels_for(model.spec, 1)).values()]
+
+    def test_prior_can_be_exported(self):
+        """The model's prior is one of the prior families as the export describes it, of the latent shape."""
+        check_exportable_sampler(self.build().sampler, f"recipe {self.recipe!r}")
+
     def test_sampler_draw_statistics(self):
-        """The model's sampler: reparameterised draws follow the declared distribution (false alarms 1e-6)."""
-        check_draw_statistics(self.build().sampler, seed=self.seed)
+        """The model's sampler: draws follow the declared distribution (false alarms 1e-6)."""
+        model, x = self._model_and_images(1)
+        distribution = type(self).draw_distribution
+        # the known parametrisations get spread-out parameters that expose a std taken for a variance; others
+        # the encoder's outputs for a test image, which have the shapes the sampler expects
+        known = distribution is None and tuple(model.sampler.parameter_names) in DRAW_DISTRIBUTIONS
+        check_draw_statistics(model.sampler, params=None if known else self._encoder_rows(model, x),
+                              draw_distribution=distribution, seed=self.seed)
 
     def test_sampler_prior_statistics(self):
-        """The model's sampler: sample_prior follows prior(), fitted or not (false alarms 1e-6)."""
-        check_prior_statistics(self.build().sampler, seed=self.seed)
+        """The model's sampler: sample_prior follows prior(), fitted or not, whatever its family (false alarms 1e-6)."""
+        model, x = self._model_and_images(1)
+        check_prior_statistics(model.sampler, params=self._encoder_rows(model, x), seed=self.seed)
 
     def test_loss_minimal_at_perfect_reconstruction(self):
-        """The model's loss, at the encoder's outputs for the test images, is smallest at x_hat = x."""
+        """The model's loss, at the encoder's outputs for the test images and their draws, is smallest at x_hat = x."""
         model, x = self._model_and_images(4)
         with torch.no_grad():
-            params = model.eval().encode(x)
-        check_loss_minimum(model.loss, images=x, params=params, seed=self.seed)
+            params = model.eval().encode(x, labels_for(model.spec, len(x)))
+        check_loss_minimum(model.loss, images=x, params=params, sampler=model.sampler, seed=self.seed)
 
     def test_loss_finite_on_extreme_inputs(self):
         """The model's loss: finite terms and gradients at the extremes (genkit.testing.losses)."""
-        check_loss_extremes(self.build().loss, seed=self.seed)
+        model = self.build()
+        check_loss_extremes(model.loss, sampler=model.sampler, seed=self.seed)

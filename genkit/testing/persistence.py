@@ -1,9 +1,10 @@
 """The save/load round trip through a run folder, the way training writes it and ``genkit.load`` reads it.
 
 ``check_save_load`` first changes the model as training does, so that nothing that should be saved
-still holds its initial value: two Adam steps move the weights, training-mode forwards move the batch
-norm statistics, and a sampler that fits its prior is fitted to the model's codes. It then writes
-``config.json`` and ``model.safetensors`` with ``genkit.checkpoint`` (what ``genkit train`` calls),
+still holds its initial value: two Adam steps of the model's loss and of every later stage's loss move the
+weights (a stage's prior network too), training-mode forwards move the batch norm statistics, and a sampler
+that fits its prior is fitted to the model's codes. It then writes
+``config.json`` and ``model.safetensors`` with ``genkit.run.checkpoint`` (what ``genkit train`` calls),
 loads the folder with ``genkit.load`` and requires, bitwise:
 
 - the same state_dict (every weight and persistent buffer, with its dtype);
@@ -13,20 +14,18 @@ loads the folder with ``genkit.load`` and requires, bitwise:
 - the loaded model in eval mode.
 
 A model built from a private ``Registry`` is saved and loaded with that registry standing in for the
-installed plugins' for the duration of the check.
+installed plugins' for the duration of the check (``genkit.testing.registry.registry_installed``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genkit.registry import Registry
+from genkit.contract.registry import Registry
 from genkit.testing._asserts import (
     failures_as_assertions,
     generator,
@@ -37,40 +36,25 @@ from genkit.testing._asserts import (
     uniform_images,
 )
 from genkit.testing.devices import seeded_outputs
-
-
-@contextlib.contextmanager
-def registry_installed(registry: Registry | None) -> Iterator[None]:
-    """Make ``registry`` the process-wide one (what ``genkit.load`` and config.json's provenance consult)."""
-    from genkit import plugins
-
-    if registry is None:
-        yield
-        return
-    saved = plugins._HOST
-    host = plugins.PluginHost(strict=True, disabled=())
-    host.registry = registry
-    plugins._HOST = host
-    try:
-        yield
-    finally:
-        plugins._HOST = saved
+from genkit.testing.inputs import labels_for
+from genkit.testing.registry import registry_installed
 
 
 def train_a_little(model: Any, x: torch.Tensor, seed: int = 0) -> None:
     """Change weights, batch statistics and a fitted prior the way training does (in place)."""
     model.train()
+    labels = labels_for(model.spec, len(x))
     # Adam's steps are about lr whatever the gradients' scale (the faces loss weighs MSE by 1e4)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for step in range(2):
-        optimizer.zero_grad()
-        out = model(x, generator=generator(seed + step))
-        model.loss(x, out.x_hat, out.params)["loss"].backward()
-        optimizer.step()
+    for stage in (None, *model.stage_losses):
+        for step in range(2):
+            optimizer.zero_grad()
+            model.compute_loss(x, labels, generator=generator(seed + step), stage=stage)["loss"].backward()
+            optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     if getattr(model.sampler, "fits_prior", False):
         with torch.no_grad():
-            model.sampler.fit_prior(model.codes(x))
+            model.sampler.fit_prior(model.codes(x, labels))
     model.eval()
 
 
@@ -81,10 +65,10 @@ def check_save_load(model: Any, run_dir: str | Path, registry: Registry | None =
     ``run_dir`` must not exist or be empty. The caller's model is untouched; returns the loaded model.
     """
     import genkit
-    from genkit import checkpoint
+    from genkit.run import checkpoint
 
     who = model_name(model)
-    require(bool(getattr(model, "config", None)) and "recipe" in model.config, who,
+    require(bool(getattr(getattr(model, "config", None), "recipe", None)), who,
             "the model must carry the validated configuration it was built from (build it from a recipe)")
     model = copy.deepcopy(model).cpu().float()
     x = images if images is not None else uniform_images(model.spec.input_shape, 4, seed)

@@ -1,5 +1,7 @@
-"""The recipe contract: the model a recipe builds runs forward, loss, backward and inference, and its
-encoder and decoder export to ONNX and compute there what they compute in torch."""
+"""The recipe contract: the model a recipe builds runs forward, loss, backward and inference, every later
+training stage trains the modules it names, its prior can be exported, and its encoder and decoder export to
+ONNX and compute there what they compute in torch. A conditional recipe gets labels and must generate images
+that depend on them."""
 
 from __future__ import annotations
 
@@ -9,19 +11,22 @@ from typing import Any
 import torch
 
 from genkit.config import build_config
+from genkit.contract.model import GenerativeModel, build_model
+from genkit.contract.registry import Registry
 from genkit.errors import GenkitError
-from genkit.model import GenerativeModel, build_model
-from genkit.registry import Registry
 from genkit.testing._asserts import (
     backward,
     check_gradients,
     check_loss_terms,
     check_tensor,
     check_unit_range,
+    failures_as_assertions,
     generator,
     require,
     uniform_images,
 )
+from genkit.testing.inputs import check_extras, check_latent_rows, labels_for
+from genkit.testing.priors import check_exportable_sampler
 
 
 def resolve_registry(recipe: str | Registry, registry: Registry | str | None) -> tuple[str, Registry]:
@@ -29,7 +34,7 @@ def resolve_registry(recipe: str | Registry, registry: Registry | str | None) ->
     if isinstance(recipe, Registry):
         recipe, registry = registry, recipe
     if registry is None:
-        from genkit.plugins import get_registry
+        from genkit.contract.host import get_registry
 
         registry = get_registry()
     return recipe, registry
@@ -63,39 +68,83 @@ def check_recipe(recipe: str | Registry, registry: Registry | str | None = None,
     require(spec.parameter_names == tuple(model.sampler.parameter_names), who,
             "the encoder's outputs must be the sampler's parameter_names")
     x = images[:batch_size].float() if images is not None else uniform_images(spec.input_shape, batch_size, seed)
-    batch_size = len(x)
+    n = len(x)
+    labels = labels_for(spec, n)
     model.train()
-    out = model(x, generator=generator(seed))
-    require(list(out.params) == list(spec.parameter_names), who,
-            f"encoder outputs {list(out.params)} must be named {list(spec.parameter_names)}")
-    for name, t in out.params.items():
-        check_tensor(t, (batch_size, spec.z_dim), who, f"encoder output {name!r}")
-    check_tensor(out.z, (batch_size, spec.z_dim), who, "sampled z")
-    check_tensor(out.x_hat, tuple(x.shape), who, "decoder output")
-    check_unit_range(out.x_hat, who, "decoder output")
-    losses = model.loss(x, out.x_hat, out.params)
+    with failures_as_assertions(who, "the training forward"):
+        out = model(x, labels, generator=generator(seed))
+    _check_forward(model, out, n, who)
+    with failures_as_assertions(who, "the loss"):
+        losses = model.loss(x, out)
     check_loss_terms(losses, model.loss.terms, who)
     backward(losses["loss"], who, "the total 'loss'")
     check_gradients(model.encoder, f"{who} encoder")
-    check_gradients(model.decoder, f"{who} decoder")
+    if model.loss.needs_reconstruction:
+        check_gradients(model.decoder, f"{who} decoder")
     model.zero_grad(set_to_none=True)
+    for stage in model.config.stages:
+        _check_stage(model, stage, x, labels, seed, who)
     model.eval()
-    codes = model.codes(x)
-    check_tensor(codes, (batch_size, spec.z_dim), who, "codes (the sampler's mean)")
-    require(torch.equal(codes, model.codes(x)), who, "codes must be deterministic in eval mode")
-    check_unit_range(model.reconstruct(x), who, "reconstruction")
-    with torch.no_grad():
-        check_tensor(model.sampler.sample_prior(3, generator=generator(seed)), (3, spec.z_dim), who,
-                     "sample_prior(3)")
-    generated = model.generate(3, generator=generator(seed))
-    check_tensor(generated, (3, *spec.input_shape), who, "generate(3)")
-    check_unit_range(generated, who, "generated images")
+    _check_inference(model, x, labels, seed, who)
     if onnx:
         try:
             check_onnx_parity(model, x)
         except AssertionError as exc:
             raise AssertionError(f"{who}: ONNX export parity: {exc}") from exc
     return model
+
+
+def _check_forward(model: GenerativeModel, out: Any, n: int, who: str) -> None:
+    spec = model.spec
+    require(list(out.params) == list(spec.parameter_names), who,
+            f"encoder outputs {list(out.params)} must be named {list(spec.parameter_names)}")
+    for name, t in out.params.items():
+        require(isinstance(t, torch.Tensor) and t.dim() >= 1 and len(t) == n, who,
+                f"encoder output {name!r} must be a tensor of {n} rows (one per image)")
+        check_tensor(t, tuple(t.shape), who, f"encoder output {name!r}")
+    check_latent_rows(out.z, spec, n, who, "sampled z")
+    check_extras(out.extras, model.sampler.extras, who, "the sampler's forward")
+    params = list(out.params.values())
+    weights = torch.randn(out.z.shape, generator=generator(0))
+    grads = torch.autograd.grad((weights * out.z).sum(), params, allow_unused=True, retain_graph=True) \
+        if out.z.requires_grad else [None]
+    require(any(g is not None and bool(g.abs().sum() > 0) for g in grads), who,
+            "sampled z must be differentiable with respect to the encoder's outputs, or the decoder's loss never "
+            "reaches the encoder (reparameterise, or pass gradients straight through: z = z_e + (z_q - z_e).detach())")
+    check_tensor(out.x_hat, (len(out.z), *spec.input_shape), who, "decoder output")
+    check_unit_range(out.x_hat, who, "decoder output")
+
+
+def _check_stage(model: GenerativeModel, stage: Any, x: torch.Tensor, labels: Any, seed: int, who: str) -> None:
+    """A later training stage's loss keeps the loss contract and trains every module the stage names."""
+    who = f"{who} stage {stage.name!r}"
+    with failures_as_assertions(who, "the stage's loss"):
+        losses = model.compute_loss(x, labels, generator=generator(seed), stage=stage.name)
+    check_loss_terms(losses, model.stage_losses[stage.name].terms, who)
+    backward(losses["loss"], who, "the total 'loss'")
+    for path in stage.trains:
+        check_gradients(model.get_submodule(path), f"{who}: {path}")
+    model.zero_grad(set_to_none=True)
+
+
+def _check_inference(model: GenerativeModel, x: torch.Tensor, labels: Any, seed: int, who: str) -> None:
+    spec, n = model.spec, len(x)
+    codes = model.codes(x, labels)
+    check_tensor(codes, (n, *spec.latent_shape), who, "codes (the sampler's mean)")
+    require(torch.equal(codes, model.codes(x, labels)), who, "codes must be deterministic in eval mode")
+    check_unit_range(model.reconstruct(x, labels), who, "reconstruction")
+    check_exportable_sampler(model.sampler, who)
+    with torch.no_grad():
+        check_tensor(model.sampler.sample_prior(3, generator=generator(seed)), (3, *spec.latent_shape), who,
+                     "sample_prior(3)")
+    generated = model.generate(3, generator=generator(seed), labels=labels_for(spec, 3))
+    check_tensor(generated, (3, *spec.input_shape), who, "generate(3)")
+    check_unit_range(generated, who, "generated images")
+    if spec.classes > 1:
+        other = model.generate(3, generator=generator(seed), labels=labels_for(spec, 3, offset=1))
+        require(not torch.equal(generated, other), who,
+                "a conditional model must generate images that depend on the label; other labels with the same "
+                "seed give the same images")
 
 
 def check_onnx_parity(model: GenerativeModel, images: Any = None, atol: float = 1e-5, **options: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ here, and nothing imported from here imports torch.
 
 from __future__ import annotations
 
-from genkit.hookspecs import hookimpl
+from genkit.contract.hookspecs import hookimpl
 from genkit_plugins.vae.recipes import recipe_kwargs
 
 from .recipes import RECIPES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from genkit.components import Loss
+from genkit.contract.components import Loss, ModelOutput
 from genkit_plugins.vae.loss import per_image_mse
 
 
@@ -17,7 +17,6 @@ class ReconstructionLoss(Loss):
 
     terms = ("loss", "reconstruction", "mse")
 
-    def forward(self, x: torch.Tensor, x_hat: torch.Tensor,
-                params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        mse = per_image_mse(x, x_hat).mean()
+    def forward(self, x: torch.Tensor, out: ModelOutput) -> dict[str, torch.Tensor]:
+        mse = per_image_mse(x, out.x_hat).mean()
         return {"loss": mse, "reconstruction": mse, "mse": mse}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from genkit.components import ModelSpec, Sampler
+from genkit.contract.components import ModelSpec, Sampler
+from genkit.contract.priors import DiagonalGaussianPrior
 
 
 class DeterministicSampler(Sampler):
@@ -20,8 +21,8 @@ class DeterministicSampler(Sampler):
 
     def __init__(self, spec: ModelSpec, **settings):
         super().__init__(spec, **settings)
-        self.register_buffer("prior_mean", torch.zeros(spec.z_dim))
-        self.register_buffer("prior_std", torch.ones(spec.z_dim))
+        self.register_buffer("prior_mean", torch.zeros(spec.latent_shape))
+        self.register_buffer("prior_std", torch.ones(spec.latent_shape))
 
     def forward(self, code: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return code
@@ -29,14 +30,15 @@ class DeterministicSampler(Sampler):
     def mean(self, code: torch.Tensor) -> torch.Tensor:
         return code
 
-    def prior(self) -> dict[str, torch.Tensor]:
-        return {"mean": self.prior_mean, "std": self.prior_std}
+    def prior(self) -> DiagonalGaussianPrior:
+        return DiagonalGaussianPrior(self.prior_mean, self.prior_std)
 
     @torch.no_grad()
     def fit_prior(self, codes: torch.Tensor) -> None:
-        z_dim = self.spec.z_dim
-        if codes.dim() != 2 or codes.shape[1] != z_dim or codes.shape[0] == 0:
-            raise ValueError(f"fit_prior expects codes of shape (N >= 1, {z_dim}); got {tuple(codes.shape)}")
+        shape = self.spec.latent_shape
+        if tuple(codes.shape[1:]) != shape or codes.shape[0] == 0:
+            raise ValueError(f"fit_prior expects codes of shape (N >= 1, {', '.join(map(str, shape))}); "
+                             f"got {tuple(codes.shape)}")
         codes = codes.detach().float()
         # Population std: defined for a single code too, and the prior describes these codes exactly.
         self.prior_mean.copy_(codes.mean(dim=0))

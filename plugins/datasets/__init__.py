@@ -6,7 +6,7 @@ command, so it must not import torch or numpy.
 
 from __future__ import annotations
 
-from genkit.hookspecs import hookimpl
+from genkit.contract.hookspecs import hookimpl
 
 
 @hookimpl

@@ -6,7 +6,7 @@ loading the plugin (for every ``genkit`` command, ``--help`` included) does not 
 
 from __future__ import annotations
 
-from genkit.hookspecs import hookimpl
+from genkit.contract.hookspecs import hookimpl
 
 from .recipes import RECIPES, recipe_kwargs
 

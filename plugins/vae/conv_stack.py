@@ -1,8 +1,9 @@
-"""What the encoder's and the decoder's conv stacks share: per-layer settings and the block after a conv.
+"""What the encoder's and the decoder's conv stacks share: per-layer settings, the block after a conv, labels.
 
 Both stacks are described, as in the book's Keras code, by three parallel per-layer lists (filters,
 kernels, strides) plus switches for batch normalisation and dropout: ``ConvStackSettings``, which the
-encoder uses as it is and the decoder with its own defaults.
+encoder uses as it is and the decoder with its own defaults. A conditional model's label reaches both
+as a one-hot code (``one_hot``), the encoder's as constant planes beside the image (``label_maps``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 from collections import OrderedDict
 from typing import Any
 
+import torch
 from torch import nn
 
 from genkit.config import field
@@ -67,3 +69,21 @@ def post_conv_layers(index: int, channels: int, batch_norm: bool, dropout: bool,
     if dropout:
         layers[f"dropout_{index}"] = nn.Dropout(DROPOUT_RATE)
     return layers
+
+
+def one_hot(condition: tuple[torch.Tensor, ...], classes: int, like: torch.Tensor) -> torch.Tensor:
+    """The label of a conditional model's ``condition`` (``(labels,)``, int64 (N,)) as (N, classes) in ``like``'s dtype.
+
+    Written as a comparison with ``arange`` rather than ``F.one_hot``: it exports to ONNX as Equal and Cast,
+    which every opset and runtime has, and keeps the dtype of the activations it is concatenated to.
+    """
+    if len(condition) != 1:
+        raise ValueError(f"this network is conditional on a class label in [0, {classes}): pass labels (N,)")
+    labels = condition[0]
+    return (labels.reshape(-1, 1) == torch.arange(classes, device=labels.device)).to(like.dtype)
+
+
+def label_maps(condition: tuple[torch.Tensor, ...], classes: int, like: torch.Tensor) -> torch.Tensor:
+    """The one-hot label as ``classes`` constant planes the size of ``like`` (N, C, H, W), to concatenate to it."""
+    code = one_hot(condition, classes, like)
+    return code[:, :, None, None].expand(-1, -1, *like.shape[2:])

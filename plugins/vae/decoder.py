@@ -9,10 +9,10 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from genkit.components import Decoder, ModelSpec
 from genkit.config import field
+from genkit.contract.components import Decoder, ModelSpec
 
-from .conv_stack import ConvStackSettings, check_layer_lists, post_conv_layers
+from .conv_stack import ConvStackSettings, check_layer_lists, one_hot, post_conv_layers
 from .keras_compat import CropEnd2d, init_like_keras_, same_transposed_padding
 from .transposed_conv import ConvTranspose2dBiasAfter
 
@@ -23,6 +23,10 @@ class TransposedConvDecoder(Decoder):
     Every layer but the last is followed by the same BatchNorm/LeakyReLU/Dropout block as the encoder;
     the last one has as many filters as the image has channels and ends in a sigmoid, so pixels lie in
     [0, 1].
+
+    A conditional model (``spec.classes`` K > 0) concatenates the one-hot label to z before the dense
+    layer (Sohn et al. 2015's generation network p(x | z, y)); an unconditional one is built exactly as
+    before.
     """
 
     @dataclasses.dataclass(frozen=True)
@@ -39,7 +43,7 @@ class TransposedConvDecoder(Decoder):
             raise ValueError(f"TransposedConvDecoder mirrors a (C, H, W) encoder feature map; "
                              f"the model spec gives feature_shape={spec.feature_shape}")
         channels, height, width = spec.feature_shape
-        self.dense = nn.Linear(spec.z_dim, math.prod(spec.feature_shape))
+        self.dense = self.make_input()
         self.unflatten = nn.Unflatten(1, tuple(spec.feature_shape))
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         last = len(s.filters) - 1
@@ -57,6 +61,17 @@ class TransposedConvDecoder(Decoder):
         self.layers = nn.Sequential(layers)
         init_like_keras_(self)
 
+    def make_input(self) -> nn.Module:
+        """The layer from a latent point (and the one-hot label) to the encoder's feature map (here: dense)."""
+        return nn.Linear(self.spec.latent_numel + self.spec.classes, math.prod(self.spec.feature_shape))
+
+    def project(self, z: torch.Tensor, condition: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """z (and the label) through the input layer, as the (N, C, H, W) feature map the stack upsamples."""
+        h = z.flatten(1)
+        if self.spec.classes:
+            h = torch.cat([h, one_hot(condition, self.spec.classes, h)], dim=1)
+        return self.unflatten(self.dense(h))
+
     def _check_output_shape(self, produced: tuple[int, int, int]) -> None:
         c, h, w = self.spec.input_shape
         if produced[0] != c:
@@ -70,5 +85,5 @@ class TransposedConvDecoder(Decoder):
                 f"{fh}x{fw} into {h}x{w} (usually decoder.strides = encoder.strides reversed)"
             )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.layers(self.unflatten(self.dense(z)))
+    def forward(self, z: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        return self.layers(self.project(z, condition))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
-from genkit.components import Loss, ModelSpec
 from genkit.config import field
+from genkit.contract.components import Loss, ModelOutput, ModelSpec
 
 
 def per_image_mse(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -35,10 +36,28 @@ class VAELoss(Loss):
             raise ValueError(f"the VAE loss needs the encoder outputs mu and log_var (a Gaussian sampler); "
                              f"this model's sampler provides {list(spec.parameter_names)}")
 
-    def forward(self, x: torch.Tensor, x_hat: torch.Tensor,
-                params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        mse = per_image_mse(x, x_hat).mean()
-        mu, log_var = params["mu"].float(), params["log_var"].float()
-        kl = (-0.5 * (1 + log_var - mu.square() - log_var.exp()).sum(dim=1)).mean()
+    @property
+    def likelihood(self) -> str:  # type: ignore[override]
+        return (f"gaussian with the variance r_loss_factor implies: sigma^2 = pixels / (2 * r_loss_factor) = "
+                f"{self.variance():.4g}")
+
+    def variance(self) -> float:
+        """The Gaussian decoder variance under which r_loss_factor * MSE is the NLL up to a constant:
+        r * sum(e^2) / D = sum(e^2) / (2 sigma^2), so sigma^2 = D / (2 r)."""
+        pixels = math.prod(self.spec.input_shape)
+        return pixels / (2 * self.settings.r_loss_factor) if self.settings.r_loss_factor > 0 else math.inf
+
+    def log_likelihood(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        var = self.variance()
+        if not math.isfinite(var):
+            raise NotImplementedError("with r_loss_factor 0 the VAE loss implies no decoder likelihood")
+        error = (x.float() - x_hat.float()).square().flatten(1).sum(1)
+        pixels = math.prod(self.spec.input_shape)
+        return -0.5 * error / var - 0.5 * pixels * math.log(2 * math.pi * var)
+
+    def forward(self, x: torch.Tensor, out: ModelOutput) -> dict[str, torch.Tensor]:
+        mse = per_image_mse(x, out.x_hat).mean()
+        mu, log_var = out.params["mu"].float(), out.params["log_var"].float()
+        kl = (-0.5 * (1 + log_var - mu.square() - log_var.exp()).flatten(1).sum(dim=1)).mean()
         reconstruction = self.settings.r_loss_factor * mse
         return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl, "mse": mse}

@@ -21,14 +21,14 @@ MNIST_NETWORKS: dict[str, dict[str, Any]] = {
 
 VAE: dict[str, Any] = {
     "encoder": "conv", "sampler": "gaussian", "decoder": "transposed-conv", "loss": "vae",
-    "input_shape": (1, 28, 28), "z_dim": 2,
+    "input_shape": (1, 28, 28), "latent_shape": (2,),
     "settings": {**MNIST_NETWORKS, "sampler": {}, "loss": {"r_loss_factor": 1000.0}},
     "description": "the book's 28x28 VAE: 4 conv layers, 2-d latent space, loss 1000 * MSE + KL",
 }
 
 VAE_FACES: dict[str, Any] = {
     "encoder": "conv", "sampler": "gaussian", "decoder": "transposed-conv", "loss": "vae",
-    "input_shape": (3, 128, 128), "z_dim": 200,
+    "input_shape": (3, 128, 128), "latent_shape": (200,),
     "settings": {
         "encoder": {"filters": [32, 64, 64, 64], "kernels": [3, 3, 3, 3], "strides": [2, 2, 2, 2],
                     "batch_norm": True, "dropout": True},

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from genkit.components import ModelSpec, Sampler
+from genkit.contract.components import ModelSpec, Sampler
+from genkit.contract.priors import DiagonalGaussianPrior
 
 
 def standard_normal_like(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -28,8 +29,8 @@ class GaussianSampler(Sampler):
     def __init__(self, spec: ModelSpec, **settings):
         super().__init__(spec, **settings)
         # Buffers follow .to(device, dtype); non-persistent because the prior is fixed, not learnt.
-        self.register_buffer("prior_mean", torch.zeros(spec.z_dim), persistent=False)
-        self.register_buffer("prior_std", torch.ones(spec.z_dim), persistent=False)
+        self.register_buffer("prior_mean", torch.zeros(spec.latent_shape), persistent=False)
+        self.register_buffer("prior_std", torch.ones(spec.latent_shape), persistent=False)
 
     def forward(self, mu: torch.Tensor, log_var: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -38,5 +39,12 @@ class GaussianSampler(Sampler):
     def mean(self, mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
         return mu
 
-    def prior(self) -> dict[str, torch.Tensor]:
-        return {"mean": self.prior_mean, "std": self.prior_std}
+    def prior(self) -> DiagonalGaussianPrior:
+        return DiagonalGaussianPrior(self.prior_mean, self.prior_std)
+
+    def log_posterior(self, z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+        """log N(z; mu, exp(log_var)) summed over the latent (z may hold K draws per image: K·N rows)."""
+        repeat = len(z) // len(mu)
+        mu, log_var = mu.float().repeat(repeat, *[1] * (mu.dim() - 1)), log_var.float().repeat(
+            repeat, *[1] * (mu.dim() - 1))
+        return torch.distributions.Normal(mu, torch.exp(log_var / 2)).log_prob(z.float()).flatten(1).sum(1)

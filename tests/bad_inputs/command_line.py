@@ -60,7 +60,7 @@ def _(w):
 
 @case("plugin-hook-raises-strict", r"hook register_recipes raised ValueError: half a recipe", True)
 def _(w):
-    write_plugin(w.root / "site", "broken_plugin", "from genkit.hookspecs import hookimpl\n\n@hookimpl\n"
+    write_plugin(w.root / "site", "broken_plugin", "from genkit.contract.hookspecs import hookimpl\n\n@hookimpl\n"
                  "def register_recipes(register):\n    raise ValueError('half a recipe')\n", entry_name="broken")
     w.plugin_paths.append(w.root / "site")
     w.env["GENKIT_STRICT_PLUGINS"] = "1"
@@ -69,9 +69,9 @@ def _(w):
 
 @case("plugin-duplicate-name", r"recipe 'vae' is registered by both plugin 'vae' and plugin 'dupe'", True)
 def _(w):
-    write_plugin(w.root / "site", "dupe_plugin", "from genkit.hookspecs import hookimpl\n\n@hookimpl\n"
+    write_plugin(w.root / "site", "dupe_plugin", "from genkit.contract.hookspecs import hookimpl\n\n@hookimpl\n"
                  "def register_recipes(register):\n    register('vae', encoder='conv', sampler='gaussian', "
-                 "decoder='transposed-conv', loss='vae', input_shape=(1, 28, 28), z_dim=2)\n", entry_name="dupe")
+                 "decoder='transposed-conv', loss='vae', input_shape=(1, 28, 28), latent_shape=2)\n", entry_name="dupe")
     w.plugin_paths.append(w.root / "site")
     w.env["GENKIT_STRICT_PLUGINS"] = "1"
     return ["list"]

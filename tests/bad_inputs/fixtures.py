@@ -15,7 +15,7 @@ import pytest
 from conftest import quick_overrides
 
 from genkit.config import build_config
-from genkit.plugins import get_registry
+from genkit.contract.host import get_registry
 from genkit.training import Trainer
 
 

@@ -9,7 +9,7 @@ from conftest import quick_overrides
 
 from bad_inputs.registry import case, edit_json, rewrite_checkpoint, set_onnx_metadata
 from genkit.config import build_config
-from genkit.plugins import get_registry
+from genkit.contract.host import get_registry
 
 
 @case("resume-missing-folder", r"run folder .*ghost does not exist")
@@ -87,7 +87,7 @@ def _(w):  # the recipe and its configuration swapped for another's, the recorde
 
     def as_ae(document):
         config = build_config(get_registry(), "ae", None, quick_overrides(w.npz))
-        document.update(recipe="ae", config=config)
+        document.update(recipe="ae", config=config.to_dict())
     edit_json(run / "config.json", as_ae)
     return ["generate", str(run), "-o", str(w.root / "grid.png")]
 
@@ -102,7 +102,7 @@ def _(w):
 @case("config-json-other-latent-size", r"does not match the model its config\.json describes")
 def _(w):
     run = w.run()
-    edit_json(run / "config.json", lambda d: d["config"]["model"].update(z_dim=3))
+    edit_json(run / "config.json", lambda d: d["config"]["model"].update(latent_shape=[3]))
     return ["generate", str(run), "-o", str(w.root / "grid.png")]
 
 
@@ -152,10 +152,10 @@ def _(w):
     return ["generate", str(export), "-o", str(w.root / "grid.png")]
 
 
-@case("export-tampered-latent-size", r"latent_size")
+@case("export-tampered-latent-size", r"latent_shape")
 def _(w):
     export = w.export()
-    set_onnx_metadata(export / "decoder.onnx", "genkit.latent_size", '"two"')
+    set_onnx_metadata(export / "decoder.onnx", "genkit.latent_shape", '"two"')
     return ["generate", str(export), "-o", str(w.root / "grid.png")]
 
 

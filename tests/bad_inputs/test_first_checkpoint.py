@@ -8,17 +8,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from fault_injection import genkit_command
 from safetensors.torch import load_file
 
 from bad_inputs.harness import invoke, snapshot
 from bad_inputs.registry import Workspace
-from genkit.atomic import is_temporary
-from genkit.checkpoint import PAUSE_BEFORE_RENAME_ENV
+from genkit.files.atomic import is_temporary
 
 
 def _same_weights(a: Path, b: Path) -> bool:
@@ -27,9 +26,9 @@ def _same_weights(a: Path, b: Path) -> bool:
 
 
 def _killed_in_first_checkpoint(w: Workspace, run: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GENKIT_")} | {PAUSE_BEFORE_RENAME_ENV: "60"}
-    process = subprocess.Popen([sys.executable, "-m", "genkit", "train", "vae", "-o", str(run), "--quiet",
-                                *w.sets()], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENKIT_")}
+    command = genkit_command("train", "vae", "-o", str(run), "--quiet", *w.sets(), pause_before_checkpoint_rename=60)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (run.is_dir() and any(p.name.startswith(".checkpoint") for p in run.iterdir())):
         assert process.poll() is None and time.monotonic() < deadline, "the run ended before its checkpoint"

@@ -52,7 +52,7 @@ WRITERS = {
     "plot": Writer(lambda w, out: ["plot", str(w.run()), "samples", "--count", "4", "-o", str(out / "s.png")]),
     "report": Writer(lambda w, out: ["report", str(w.run()), "-o", str(out / "report"), *REPORT],
                      progress=r"^(evaluating|drawing|training the evaluation classifier|classifier epoch|evaluation "
-                              r"classifier:) "),
+                              r"classifier:|importance sampling:) "),
     "data-download": Writer(lambda w, out: ["data", "download", "fashion-mnist", "--dir", str(out / "data")],
                             progress=r"^downloading "),
     "bench": Writer(lambda w, out: ["bench", "gpu", "--tiny", "--threads", "1", "--out", str(out / "bench")],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genkit.components import ModelSpec
+from genkit.contract.components import ModelSpec
 from genkit.testing import DecoderConformance, EncoderConformance, LossConformance, SamplerConformance
 from genkit_plugins.ae.loss import ReconstructionLoss
 from genkit_plugins.ae.sampler import DeterministicSampler
@@ -13,7 +13,7 @@ from genkit_plugins.vae.sampler import GaussianSampler
 
 # The faces recipe's layer switches on a 32x32 RGB input: batch norm and dropout in every block.
 FACES = {"filters": [8, 8, 8], "kernels": [3, 3, 3], "strides": [2, 2, 2], "batch_norm": True, "dropout": True}
-FACES_SPEC = ModelSpec((3, 32, 32), 16, ("mu", "log_var"), (8, 4, 4))
+FACES_SPEC = ModelSpec((3, 32, 32), (16,), ("mu", "log_var"), (8, 4, 4))
 
 
 class TestConvEncoder(EncoderConformance):
@@ -38,12 +38,12 @@ class TestTransposedConvDecoderWithBatchNormAndDropout(DecoderConformance):
 
 class TestGaussianSampler(SamplerConformance):
     component_class = GaussianSampler
-    spec = ModelSpec((1, 28, 28), 6, ("mu", "log_var"))
+    spec = ModelSpec((1, 28, 28), (6,), ("mu", "log_var"))
 
 
 class TestDeterministicSampler(SamplerConformance):
     component_class = DeterministicSampler
-    spec = ModelSpec((1, 28, 28), 6, ("code",))
+    spec = ModelSpec((1, 28, 28), (6,), ("code",))
 
 
 class TestVAELoss(LossConformance):
@@ -57,4 +57,4 @@ class TestVAELossFacesFactor(LossConformance):
 
 class TestReconstructionLoss(LossConformance):
     component_class = ReconstructionLoss
-    spec = ModelSpec((1, 28, 28), 2, ("code",))
+    spec = ModelSpec((1, 28, 28), (2,), ("code",))

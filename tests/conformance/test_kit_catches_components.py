@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genkit.components import ModelSpec
+from genkit.contract.components import ModelSpec
 from genkit.testing import (
     COMPONENT_CHECKS,
     DecoderConformance,
@@ -24,8 +24,8 @@ from genkit.testing import (
 
 from . import broken
 
-SPEC = ModelSpec((1, 28, 28), 4, ("mu", "log_var"), (64, 7, 7))
-CODE_SPEC = ModelSpec((1, 28, 28), 4, ("code",), (64, 7, 7))
+SPEC = ModelSpec((1, 28, 28), (4,), ("mu", "log_var"), (64, 7, 7))
+CODE_SPEC = ModelSpec((1, 28, 28), (4,), ("code",), (64, 7, 7))
 
 CASES = [
     (check_draw_statistics, broken.StdAsVarianceSampler, SPEC,
@@ -43,7 +43,9 @@ CASES = [
     (check_loss_minimum, broken.ShiftedTargetLoss, SPEC,
      r"ShiftedTargetLoss: the loss must be minimal at x_hat = x, but x_hat = .* gives"),
     (check_loss_minimum, broken.SwappedBCELoss, CODE_SPEC,
-     r"SwappedBCELoss: the loss must be minimal at x_hat = x, but x_hat = a step of 0.01 against the gradient"),
+     r"SwappedBCELoss: the loss must be minimal at x_hat = x, but x_hat = .* gives"),
+    (check_loss_minimum, broken.TiltedMSELoss, CODE_SPEC,
+     r"TiltedMSELoss: the loss must be minimal at x_hat = x, but x_hat = a step of 0.01 against the gradient"),
     (check_loss_minimum, broken.TrimmedMSELoss, CODE_SPEC,
      r"TrimmedMSELoss: a far-off reconstruction \(x_hat = 1 - x\) must cost more than a perfect one"),
     (check_loss_extremes, broken.RMSELoss, CODE_SPEC,
@@ -67,9 +69,20 @@ def test_the_check_fails_on_its_broken_component(check, cls, spec, pattern):
         check(cls, spec)
 
 
-@pytest.mark.parametrize(("cls", "spec"), [c[1:3] for c in CASES], ids=[c[1].__name__ for c in CASES])
+# A sampler with its own sample_prior also breaks the export contract (the runtime draws from prior() alone):
+# the basic contract names that, and the prior statistics see what its draws do.
+BASIC = [c for c in CASES if c[1] is not broken.WidePriorSampler]
+
+
+@pytest.mark.parametrize(("cls", "spec"), [c[1:3] for c in BASIC], ids=[c[1].__name__ for c in BASIC])
 def test_the_broken_components_keep_the_basic_contract(cls, spec):
     COMPONENT_CHECKS[cls.kind](cls, spec=spec)
+
+
+def test_a_sampler_with_its_own_sample_prior_fails_the_contract_as_unexportable():
+    with pytest.raises(AssertionError, match=r"WidePriorSampler: the model cannot be exported: the sampler overrides "
+                                             r"sample_prior"):
+        check_sampler(broken.WidePriorSampler, SPEC)
 
 
 def test_a_sampler_that_ignores_its_generator_fails_the_contract():
@@ -84,7 +97,7 @@ def test_a_loss_that_ignores_the_reconstruction_fails_before_the_minimum_is_test
 
 # -- an unknown parametrisation needs its distribution --------------------------------------------
 
-LOG_SCALE_SPEC = ModelSpec((1, 28, 28), 3, ("loc", "log_scale"))
+LOG_SCALE_SPEC = ModelSpec((1, 28, 28), (3,), ("loc", "log_scale"))
 LOG_SCALE_PARAMS = [torch.tensor([[-1.0, 0.5, 2.0]]), torch.tensor([[-1.0, 0.3, 0.8]])]
 
 

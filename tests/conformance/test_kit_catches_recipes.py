@@ -42,7 +42,8 @@ CASES = [
     ("test_batch_independence", {"sampler": broken.CentredMeanSampler},
      r"recipe 'broken': codes \(the sampler's mean\): row 0 of a batch of 5"),
     ("test_bf16_autocast", {"decoder": broken.BrightDecoder, "loss": broken.UnclampedBCELoss},
-     r"recipe 'broken' under bfloat16 autocast on cpu: loss term 'loss' of the reconstruction has non-finite"),
+     r"recipe 'broken' under bfloat16 autocast on cpu: loss term 'loss' of a forward with a seeded generator has "
+     r"non-finite"),
     ("test_bf16_autocast", {"encoder": broken.LargeOffsetEncoder},
      r"recipe 'broken' under bfloat16 autocast on cpu: encoder output 'mu' differs from float32 by .*, more than"),
     ("test_seed_determinism", {"encoder": broken.UnseededInitEncoder},
@@ -68,7 +69,7 @@ CASES = [
     ("test_loss_finite_on_extreme_inputs", {"loss": broken.UnclampedBCELoss},
      r"UnclampedBCELoss \(x all zeros, x_hat exactly 0, every encoder output \+20\): term 'loss' is not finite"),
     ("test_contract", {"decoder": broken.NoisyDecoder},
-     r"recipe 'broken': ONNX export parity: .*decoder NoisyDecoder"),
+     r"recipe 'broken': ONNX export parity: .*decoder .*random operators"),
 ]
 
 
@@ -84,7 +85,8 @@ def test_the_check_fails_on_its_broken_recipe(test, parts, pattern, tmp_path):
         method(tmp_path) if test == "test_save_load_round_trip" else method()
 
 
-BROKEN = {_label(parts): parts for _, parts, _ in CASES}
+# WidePriorSampler also breaks the export contract, which check_recipe names (see test_kit_catches_components)
+BROKEN = {_label(parts): parts for _, parts, _ in CASES if _label(parts) != "WidePriorSampler"}
 
 
 @pytest.mark.parametrize("parts", BROKEN.values(), ids=BROKEN.keys())

@@ -1,5 +1,5 @@
-"""genkit.testing.statistics: the one-sample Gaussian moment test accepts the declared distribution,
-rejects shifted and scaled ones, and keeps the false-alarm rate it states."""
+"""genkit.testing.statistics: the one-sample tests (Gaussian moments, category frequencies, uniformity, means)
+accept the declared distribution, reject shifted and scaled ones, and keep the false-alarm rate they state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from statistics import NormalDist
 import pytest
 import torch
 
-from genkit.testing.statistics import check_gaussian_moments, gaussian_moment_test, two_sided_threshold
+from genkit.testing.statistics import (
+    check_frequencies,
+    check_gaussian_moments,
+    check_means,
+    check_uniform,
+    frequency_test,
+    gaussian_moment_test,
+    two_sided_threshold,
+)
 
 N = 20_000
 MEAN = torch.tensor([0.0, -1.5, 2.0, 0.3])
@@ -103,3 +111,70 @@ def test_bad_declarations_are_refused():
     nan[3, 1] = float("nan")
     with pytest.raises(AssertionError, match="sampler: draws hold non-finite values"):
         check_gaussian_moments(nan, MEAN, STD, "sampler", "draws")
+
+
+# -- frequencies, uniformity and means --------------------------------------------------------------------------
+
+PROBS = torch.tensor([0.5, 0.2, 0.15, 0.1, 0.05])
+
+
+def counts_of(seed: int, probs: torch.Tensor = PROBS, n: int = N, groups: int = 1) -> torch.Tensor:
+    draws = torch.multinomial(probs.expand(groups, -1), n, replacement=True,
+                              generator=torch.Generator().manual_seed(seed))
+    return torch.nn.functional.one_hot(draws, len(probs)).sum(1).double()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_multinomial_counts_of_the_declared_probabilities_pass(seed):
+    result = check_frequencies(counts_of(seed, groups=3), PROBS, "sampler", "codes")
+    assert not result.rejected and (result.p > 1e-4).all()
+    assert result.dof.tolist() == [4, 4, 4]
+
+
+@pytest.mark.parametrize(("label", "probs", "pattern"), [
+    ("two probabilities swapped", torch.tensor([0.5, 0.15, 0.2, 0.1, 0.05]), r"category [12] drawn"),
+    ("uniform instead", torch.full((5,), 0.2), r"category 4 drawn \d+ times where 1000.0 ± 31.6 are expected"),
+    ("a 10 % relative error in one", torch.tensor([0.5, 0.2, 0.15, 0.11, 0.04]), r"category [34] drawn"),
+])
+def test_counts_of_other_probabilities_are_rejected(label, probs, pattern):
+    with pytest.raises(AssertionError, match=r"sampler: codes do not follow the declared probabilities: .*" + pattern):
+        check_frequencies(counts_of(1, probs / probs.sum()), PROBS, "sampler", "codes")
+
+
+def test_the_frequency_test_keeps_its_level():
+    # 2000 groups of 200 draws over 8 categories (expected 25 each, so nothing is pooled): each group's test at
+    # level 0.05 rejects a fraction near 0.05 (four binomial standard errors: 0.02).
+    probs = torch.full((8,), 1 / 8)
+    result = frequency_test(counts_of(2, probs, n=200, groups=2000), probs)
+    assert abs(float((result.p < 0.05).double().mean()) - 0.05) < 0.02
+
+
+def test_rare_categories_are_pooled_and_impossible_ones_reject():
+    probs = torch.tensor([0.9, 0.0995, 0.0005])  # 10 expected of the last in 20,000: pooled with the second
+    result = frequency_test(counts_of(3, probs), probs)
+    assert int(result.dof[0]) == 1 and not result.rejected
+    counts = counts_of(3, probs)
+    counts[0, 2] += 1
+    impossible = frequency_test(counts, torch.tensor([0.9, 0.1, 0.0]))  # one draw where p = 0
+    assert impossible.rejected and float(impossible.p[0]) == 0.0
+
+
+def test_uniform_values_pass_and_skewed_ones_fail():
+    gen = torch.Generator().manual_seed(4)
+    check_uniform(torch.rand(3, N, generator=gen, dtype=torch.float64), "prior", "CDF values")
+    skewed = torch.rand(3, N, generator=gen, dtype=torch.float64).pow(1.1)  # Beta(1/1.1, 1): 5 % off at the edges
+    with pytest.raises(AssertionError, match=r"prior: CDF values are not uniform in \[0, 1\] over 20 bins .* "
+                                             r"dimension \d: bin \d+ drawn"):
+        check_uniform(skewed, "prior", "CDF values")
+
+
+def test_means_against_their_expectations():
+    gen = torch.Generator().manual_seed(5)
+    samples = torch.rand(N, 3, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 2.0, 4.0])
+    check_means(samples, torch.tensor([0.5, 1.0, 2.0]), "prior", "responsibilities")
+    with pytest.raises(AssertionError, match=r"prior: responsibilities: column 2 has mean 1.99.* against 2.05"):
+        check_means(samples, torch.tensor([0.5, 1.0, 2.05]), "prior", "responsibilities")
+    constant = torch.full((N, 1), 1 / 3, dtype=torch.float64)  # identical mixture components
+    check_means(constant, torch.tensor([1 / 3], dtype=torch.float32), "prior", "responsibilities")
+    with pytest.raises(AssertionError, match="column 0 has mean 0.3333 against 0.34"):
+        check_means(constant, torch.tensor([0.34]), "prior", "responsibilities")

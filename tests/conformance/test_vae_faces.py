@@ -21,7 +21,7 @@ class TestVAEFaces(CudaRecipeConformance):
 
     def test_the_small_model_keeps_what_makes_the_recipe(self):
         model = self.build()
-        assert tuple(model.spec.input_shape) == (3, 128, 128) and model.spec.z_dim == 200
+        assert tuple(model.spec.input_shape) == (3, 128, 128) and model.spec.latent_shape == (200,)
         for part in (model.encoder, model.decoder):
             layers = [type(m) for m in part.modules()]
             assert layers.count(nn.BatchNorm2d) >= 3 and layers.count(nn.Dropout) >= 3, part

@@ -2,37 +2,45 @@
 
 Everything is built once for the package: two one-epoch runs on 512 Fashion-MNIST images and a
 classifier trained for one epoch on the same 512 images (enough to give features; the real default is
-3 epochs on the whole training split). The classifier cache lives in a temporary XDG_CACHE_HOME.
+3 epochs on the whole training split). The likelihood takes 10 importance samples per image (50 by
+default). The classifier cache lives in a temporary XDG_CACHE_HOME.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import quick_overrides
+from PIL import Image
 
 from genkit.cli import cli
 from genkit.config import build_config
+from genkit.contract.host import get_registry
 from genkit.evaluation.classifier import ClassifierSettings
-from genkit.plugins import get_registry
+from genkit.evaluation.likelihood import LikelihoodSettings
 from genkit.training import Trainer
 
 SMALL_CLASSIFIER = ClassifierSettings(epochs=1, limit=512)
+SMALL_NLL = LikelihoodSettings(samples=10, images=0)  # 10 decodes per image instead of 50
 
 
 @pytest.fixture(scope="package", autouse=True)
 def evaluation_env(tmp_path_factory):
-    """A private classifier cache, and the small classifier for every CLI call (through its env vars)."""
+    """A private classifier cache; the small classifier and likelihood for every CLI call (through env vars)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         patch.setenv("GENKIT_CLASSIFIER_EPOCHS", str(SMALL_CLASSIFIER.epochs))
         patch.setenv("GENKIT_CLASSIFIER_LIMIT", str(SMALL_CLASSIFIER.limit))
+        patch.setenv("GENKIT_NLL_SAMPLES", str(SMALL_NLL.samples))
         yield
 
 
-def _train(recipe: str, npz: Path, root: Path) -> Path:
+def train_run(recipe: str, npz: Path, root: Path) -> Path:
+    """A one-epoch run of ``recipe`` on ``npz`` in ``root/RECIPE``, trained with the installed registry."""
     run = root / recipe
     config = build_config(get_registry(), recipe, None,
                           quick_overrides(npz, **{"training.epochs": 1, "training.samples": 0}))
@@ -43,7 +51,7 @@ def _train(recipe: str, npz: Path, root: Path) -> Path:
 @pytest.fixture(scope="package")
 def runs(small_npz, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
-    return {recipe: _train(recipe, small_npz, root) for recipe in ("vae", "ae")}
+    return {recipe: train_run(recipe, small_npz, root) for recipe in ("vae", "ae")}
 
 
 @pytest.fixture(scope="package")
@@ -85,6 +93,15 @@ def vae_export(vae_run, tmp_path_factory) -> Path:
 @pytest.fixture(scope="package")
 def ae_export(ae_run, tmp_path_factory) -> Path:
     return export(ae_run, tmp_path_factory.mktemp("exports") / "ae")
+
+
+def check_png(data: bytes, min_width: int = 300, min_height: int = 150) -> None:
+    """A real PNG of at least the given size that is not (nearly) blank."""
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    assert image.width >= min_width and image.height >= min_height, image.size
+    pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    assert pixels.std() > 10, "the image is (nearly) blank"
 
 
 def invoke(*args: str):

@@ -10,15 +10,22 @@ import pytest
 from genkit.evaluation.classifier import cache_dir
 from genkit.evaluation.metrics import evaluate
 
-from .conftest import SMALL_CLASSIFIER, invoke
+from .conftest import SMALL_CLASSIFIER, SMALL_NLL, invoke
 
-TOP_KEYS = {"source", "data", "seed", "loss", "loss_per_class", "reconstruction", "latent", "generation", "classifier"}
+TOP_KEYS = {"source", "data", "seed", "loss", "loss_note", "loss_per_class", "reconstruction", "latent", "likelihood",
+            "generation", "classifier"}
 GENERATION_KEYS = {"frechet_distance", "samples", "real_images", "confidence", "class_coverage", "class_entropy",
                    "class_entropy_normalised", "class_histogram", "coverage_share", "real_confidence",
                    "real_class_entropy_normalised", "note", "reconstruction_frechet_distance",
                    "frechet_distance_to_reconstructions", "precision_vs_reconstructions", "recall_vs_reconstructions",
-                   "prior"}
-LATENT_KEYS = {"z_dim", "kl_per_dim", "kl_per_dim_mean", "active_dims", "active_threshold", "code_variance", "note"}
+                   "prior", "condition", "kid", "kid_std", "kid_settings", "reconstruction_kid",
+                   "reconstruction_kid_std", "kid_to_reconstructions", "kid_to_reconstructions_std"}
+LATENT_KEYS = {"latent_shape", "dimensions", "kl_per_dim", "kl_per_dim_mean", "active_dims", "active_threshold",
+               "code_variance", "note", "aggregate"}
+AGGREGATE_KEYS = {"mutual_information", "total_correlation", "dimension_wise_kl", "expected_kl", "aggregate_kl",
+                  "images", "estimator", "note"}
+LIKELIHOOD_KEYS = {"nll", "nll_std", "nll_sem", "bits_per_dim", "upper_bounds", "samples", "images", "of_images",
+                   "dimensions", "likelihood", "estimator", "seconds", "note"}
 
 
 def numbers(value):
@@ -47,13 +54,18 @@ def test_evaluate_json_has_every_key_and_finite_numbers(vae_result):
     result = vae_result
     assert set(result) == TOP_KEYS
     assert set(result["generation"]) == GENERATION_KEYS
-    assert set(result["latent"]) == LATENT_KEYS
+    assert set(result["latent"]) == LATENT_KEYS and set(result["latent"]["aggregate"]) == AGGREGATE_KEYS
+    assert set(result["likelihood"]) == LIKELIHOOD_KEYS
     assert set(result["loss"]) == {"loss", "reconstruction", "kl", "mse"}
     for stats in result["loss"].values():
         assert set(stats) == {"mean", "std"} and stats["std"] >= 0
     assert result["data"]["images"] == 128
     assert all(math.isfinite(v) for v in numbers(result))
-    assert 0 <= result["latent"]["active_dims"] <= result["latent"]["z_dim"] == 2
+    assert result["source"]["latent_shape"] == result["latent"]["latent_shape"] == [2]
+    assert result["source"]["classes"] == 0 and result["generation"]["condition"] is None
+    assert result["loss_note"] is None
+    assert result["source"]["prior"] == "diagonal-gaussian"
+    assert 0 <= result["latent"]["active_dims"] <= result["latent"]["dimensions"] == 2
     assert len(result["latent"]["kl_per_dim"]) == 2
     assert result["generation"]["frechet_distance"] > 0
     assert result["generation"]["frechet_distance_to_reconstructions"] > 0
@@ -72,7 +84,9 @@ def test_evaluate_json_has_every_key_and_finite_numbers(vae_result):
 def test_the_table_shows_each_section(vae_run):
     code, output = invoke("evaluate", vae_run, "--limit", "64", "--samples", "32")
     assert code == 0, output
-    for heading in ("Loss terms", "Reconstruction", "active dimensions", "Fréchet distance", "Per class"):
+    for heading in ("Loss terms", "Reconstruction", "active dimensions", "mutual information", "total correlation",
+                    "Likelihood", "NLL", "-ELBO", "Fréchet distance", "KID", "features: genkit's evaluation classifier",
+                    "Per class"):
         assert heading in output
 
 
@@ -99,10 +113,10 @@ def test_naive_priors_replace_the_models_prior(ae_source):
     dataset = open_dataset(ae_source)
     low, high = code_box(ae_source, dataset)
     images, _ = take(dataset.split("train"), 64)
-    codes = ae_source.codes(images, ae_source.encode(images))
+    codes = ae_source.codes(images)
     assert (codes >= low).all() and (codes <= high).all() and (high > low).all()
     drawn = prior_rule("code-box", ae_source, dataset)(500, 0)
-    assert drawn.shape == (500, ae_source.z_dim) and (drawn >= low).all() and (drawn <= high).all()
+    assert drawn.shape == (500, *ae_source.latent_shape) and (drawn >= low).all() and (drawn <= high).all()
     normal = prior_rule("standard-normal", ae_source, dataset)(4000, 1)
     assert abs(normal.mean()) < 0.05 and abs(normal.std() - 1) < 0.05
 
@@ -126,12 +140,15 @@ def test_repeated_prior_options_print_each_rule(ae_run):
 
 
 def test_the_same_seed_gives_the_same_numbers(vae_source):
-    a = evaluate(vae_source, limit=32, seed=3, classifier=SMALL_CLASSIFIER, log=lambda line: None)
-    b = evaluate(vae_source, limit=32, seed=3, classifier=SMALL_CLASSIFIER, log=lambda line: None)
-    c = evaluate(vae_source, limit=32, seed=4, classifier=SMALL_CLASSIFIER, log=lambda line: None)
+    a, b, c = (evaluate(vae_source, limit=32, seed=seed, classifier=SMALL_CLASSIFIER, log=lambda line: None,
+                        nll=SMALL_NLL) for seed in (3, 3, 4))
     assert a["loss"] == b["loss"] and a["generation"] == b["generation"]
+    assert a["latent"] == b["latent"] and a["likelihood"]["nll"] == b["likelihood"]["nll"]
     assert a["loss"]["kl"] == c["loss"]["kl"]  # the KL is analytic: no noise in it
     assert a["generation"]["frechet_distance"] != c["generation"]["frechet_distance"]
+    assert a["generation"]["kid"] != c["generation"]["kid"]
+    assert a["likelihood"]["nll"] != c["likelihood"]["nll"]
+    assert a["latent"]["aggregate"]["mutual_information"] != c["latent"]["aggregate"]["mutual_information"]
 
 
 def test_the_classifier_is_trained_once_and_then_reused(vae_run, vae_result):
@@ -159,7 +176,7 @@ def _assert_close(a, b, where=""):
     if isinstance(a, dict):
         assert set(a) == set(b), where
         for key in a:
-            if key not in ("path", "kind"):
+            if key not in ("path", "kind", "seconds"):
                 _assert_close(a[key], b[key], f"{where}.{key}")
     elif isinstance(a, list):
         assert len(a) == len(b), where

@@ -1,4 +1,4 @@
-"""The Fréchet distance against closed forms, and Φ / Φ⁻¹ against reference values."""
+"""The Fréchet distance against closed forms, Φ / Φ⁻¹ against reference values, and the class-row grid layout."""
 
 from __future__ import annotations
 
@@ -83,3 +83,14 @@ def test_samples_in_the_holes_between_clusters_lose_precision():
     on_clusters = np.concatenate([c + rng.normal(scale=0.5, size=(500, 2)) for c in centres])
     assert precision_recall(reference, between)["precision"] < 0.1
     assert precision_recall(reference, on_clusters)["precision"] > 0.9
+
+
+def test_class_rows_give_one_row_per_class_with_at_least_count_images():
+    from genkit.files.images import class_rows
+
+    labels, columns = class_rows(20, 10)
+    assert columns == 2 and labels.dtype == np.int64
+    np.testing.assert_array_equal(labels, np.repeat(np.arange(10), 2))
+    assert class_rows(21, 10)[1] == 3 and class_rows(5, 10)[1] == 1 and class_rows(64, 10, columns=4)[1] == 4
+    with pytest.raises(ValueError, match="at least one class"):
+        class_rows(8, 0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,17 +9,9 @@ from PIL import Image
 from genkit.plots import KINDS, render
 from genkit.plots.context import PlotContext
 
-from .conftest import invoke
+from .conftest import check_png, invoke
 
 KIND_OPTIONS = {"attribute": {"positive": "1", "negative": "0"}, "latent-scatter": {"prior": True}}
-
-
-def check_png(data: bytes, min_width: int = 300, min_height: int = 150) -> None:
-    image = Image.open(io.BytesIO(data))
-    assert image.format == "PNG"
-    assert image.width >= min_width and image.height >= min_height, image.size
-    pixels = np.asarray(image.convert("L"), dtype=np.float32)
-    assert pixels.std() > 10, "the image is (nearly) blank"
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

@@ -12,7 +12,7 @@ of ``|``, which here only builds type annotations (``X | None``, never evaluated
 __future__ import annotations``, so each would survive without meaning anything); and removed
 decorators, which here are structural (``abstractmethod``, ``dataclass``, ``property``, ``no_grad``).
 
-Outside the groups: ``genkit/global_batch_norm.py`` needs a process group, so its tests start
+Outside the groups: ``genkit/training/global_batch_norm.py`` needs a process group, so its tests start
 processes (tests/test_distributed_weights.py), too slow to repeat for each mutant; and
 ``genkit/evaluation/normal.py`` (Φ and Φ⁻¹ for the latent-grid plot), whose final Halley step repairs
 most changes to its approximation's coefficients, so its survivors would say little about the tests.
@@ -37,14 +37,15 @@ PYTEST = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly"
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "losses": (["plugins/vae/loss.py", "plugins/ae/loss.py"],
                ["tests/reference/test_losses.py"]),
-    "samplers": (["plugins/vae/sampler.py", "plugins/ae/sampler.py", "genkit/components.py", "genkit/runtime/prior.py"],
+    "samplers": (["plugins/vae/sampler.py", "plugins/ae/sampler.py", "genkit/contract/components.py",
+                  "genkit/runtime/prior.py"],
                  ["tests/reference/test_samplers.py"]),
     "evaluation": (["genkit/evaluation/latent.py", "genkit/evaluation/frechet.py", "genkit/evaluation/manifold.py",
                     "genkit/evaluation/generation.py", "genkit/evaluation/reconstruction.py"],
                    ["tests/reference/test_latent_metrics.py", "tests/reference/test_frechet.py",
                     "tests/reference/test_precision_recall.py", "tests/reference/test_classifier_metrics.py",
                     "tests/reference/test_reconstruction_metrics.py", "tests/reference/test_metric_boundaries.py"]),
-    "distributed": (["genkit/sharding.py", "genkit/global_batch_noise.py"],
+    "distributed": (["genkit/training/sharding.py", "genkit/training/global_batch_noise.py"],
                     ["tests/test_sharding.py", "tests/test_global_batch_noise.py"]),
 }
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from genkit.config import build_config
-from genkit.plugins import get_registry
+from genkit.contract.host import get_registry
 from genkit.training import train
 
 RECIPES = ("vae", "ae", "vae-faces")
@@ -81,8 +81,8 @@ def real_images(runs):
     """``real_images(recipe, count)``: the first test images of the recipe's run data (repeated to fill)."""
     import torch
 
-    from genkit.checkpoint import read_config
     from genkit.data import batches, load_dataset
+    from genkit.run.checkpoint import read_config
 
     def images(recipe: str, count: int) -> np.ndarray:
         config = read_config(runs[recipe])["config"]
@@ -90,3 +90,30 @@ def real_images(runs):
         x = torch.cat([x for x, _ in batches(split, 256, torch.arange(len(split)))]).numpy()
         return np.ascontiguousarray(np.concatenate([x] * -(-count // len(x)))[:count])
     return images
+
+
+@pytest.fixture(scope="session")
+def family_export(tmp_path_factory):
+    """``family_export(recipe)``: the export folder of a ``fixture_priors`` recipe, made once per session.
+
+    Exported through ``export_model`` (the path ``genkit export`` takes after loading a run), verified on
+    seeded random images: these models are built, not trained.
+    """
+    from genkit.onnx.export_model import export_model
+    from genkit.onnx.probe import probe_images
+
+    from . import fixture_priors
+
+    root = tmp_path_factory.mktemp("families")
+    made: dict[str, Path] = {}
+
+    def export(recipe: str) -> Path:
+        if recipe not in made:
+            model = fixture_priors.build(recipe)
+            out = root / recipe
+            export_model(model, out, probe=probe_images(None, model.spec.input_shape, model.spec.classes),
+                         components=fixture_priors.components(recipe), recipe=recipe, config=model.config.to_dict(),
+                         opset=20, exporters=("dynamo", "torchscript"), atol=1e-5)
+            made[recipe] = out
+        return made[recipe]
+    return export

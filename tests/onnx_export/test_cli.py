@@ -179,3 +179,84 @@ def test_unavailable_torch_device_for_a_run_folder(runs, existing_output):
 def test_source_that_is_neither(tmp_path, existing_output):
     assert_one_line_error(*invoke("generate", tmp_path, "-o", existing_output), "neither a run folder")
     assert_one_line_error(*invoke("generate", tmp_path / "nowhere", "-o", existing_output), "does not exist")
+
+
+# -- conditional models and latents of any shape -----------------------------------------------------
+
+def test_generate_one_class_or_a_row_per_class(family_export, tmp_path):
+    folder = family_export("conditional")
+    npy = tmp_path / "samples.npy"
+    code, output = invoke("generate", folder, "-n", 5, "--label", 2, "--npy", npy, "--seed", 3)
+    assert code == 0, output
+    assert "generated 5 images of class 2" in output
+    from genkit.runtime import ExportedModel
+
+    model = ExportedModel(folder, "cpu")
+    assert np.array_equal(np.load(npy), model.generate(5, seed=3, labels=2))
+    grid = tmp_path / "grid.png"
+    code, output = invoke("generate", folder, "-n", 7, "--label", "all", "--npy", npy, "-o", grid)
+    assert code == 0, output
+    assert "generated 9 images, a row per class (3)" in output  # ceil(7 / 3) = 3 per class
+    assert np.array_equal(np.load(npy), model.generate(9, labels=np.repeat(np.arange(3), 3)))
+    width, height = Image.open(grid).size
+    assert width == height  # 3 rows (the classes) of 3 columns
+    assert invoke("generate", folder, "--label", "all", "--columns", 4, "--npy", npy, "-o", grid)[0] == 0
+    assert np.load(npy).shape == (12, *model.input_shape)
+    width, height = Image.open(grid).size
+    assert width > height  # 3 rows of 4
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--label", 3], "label 3 is out of range: this model's labels are 0 to 2"),
+    (["--label", "-1"], "label -1 is out of range"),
+    (["--label", "two"], "--label must be a class number or all; got 'two'"),
+    ([], "this model is conditional on a class label in [0, 3): pass labels (`--label N` or `--label all`"),
+])
+def test_bad_labels_are_one_line(family_export, tmp_path, args, fragment):
+    out = tmp_path / "samples.npy"
+    assert_one_line_error(*invoke("generate", family_export("conditional"), "--npy", out, *args), fragment)
+    assert not out.exists()
+
+
+def test_an_unconditional_model_given_a_label_is_one_line(exports, tmp_path):
+    assert_one_line_error(*invoke("generate", exports["vae"].out, "--label", 1, "--npy", tmp_path / "s.npy"),
+                          "this model is unconditional: it takes no --label")
+
+
+def test_encode_and_reconstruct_a_conditional_model(family_export, tmp_path):
+    folder = family_export("conditional")
+    np.save(tmp_path / "images.npy", np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32))
+    out = tmp_path / "codes.npy"
+    assert_one_line_error(*invoke("encode", folder, "--images", tmp_path / "images.npy", "-o", out),
+                          "these images have no labels: give --label N")
+    code, output = invoke("encode", folder, "--images", tmp_path / "images.npy", "--label", 1, "-o", out)
+    assert code == 0, output
+    from genkit.runtime import ExportedModel
+
+    images = np.load(tmp_path / "images.npy")
+    assert np.array_equal(np.load(out), ExportedModel(folder, "cpu").codes(images, 1))
+    code, output = invoke("reconstruct", folder, "--images", tmp_path / "images.npy", "--label", 2,
+                          "-o", tmp_path / "r.png")
+    assert code == 0, output
+
+
+def test_encode_writes_codes_of_a_spatial_latent(family_export, tmp_path):
+    np.save(tmp_path / "images.npy", np.random.default_rng(0).random((6, 1, 8, 8), dtype=np.float32))
+    out = tmp_path / "codes.npz"
+    code, output = invoke("encode", family_export("categorical"), "--images", tmp_path / "images.npy", "-o", out)
+    assert code == 0, output
+    with np.load(out) as arrays:
+        assert set(arrays.files) == {"codes", "z_e"}
+        assert arrays["codes"].shape == arrays["z_e"].shape == (6, 4, 2, 3)
+    assert invoke("encode", family_export("categorical"), "--images", tmp_path / "images.npy",
+                  "-o", tmp_path / "codes.npy")[0] == 0
+    assert np.load(tmp_path / "codes.npy").shape == (6, 4, 2, 3)
+
+
+def test_generate_from_a_network_prior_export(family_export, tmp_path):
+    npy = tmp_path / "samples.npy"
+    code, output = invoke("generate", family_export("network"), "-n", 6, "--npy", npy, "--seed", 2)
+    assert code == 0, output
+    from genkit.runtime import ExportedModel
+
+    assert np.array_equal(np.load(npy), ExportedModel(family_export("network"), "cpu").generate(6, seed=2))

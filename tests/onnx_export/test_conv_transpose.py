@@ -53,7 +53,7 @@ def test_a_crop_after_a_strided_transposed_convolution_folds_into_its_pads():
     torch.manual_seed(0)
     model = nn.Sequential(nn.ConvTranspose2d(8, 4, 3, 2, 0, 1), CropEnd2d(2)).eval()
     x = torch.randn(3, 8, 7, 7)
-    graph = export_module(model, x[:2], "x", ["y"], 18, "dynamo")
+    graph = export_module(model, (x[:2],), ["x"], ["y"], 18, "dynamo")
     assert "Pad" in _ops(graph)
     assert fold_crops(graph) == 1
     onnx.checker.check_model(graph, full_check=True)
@@ -77,7 +77,7 @@ class _PadAfter(nn.Module):
 def test_a_padding_pad_is_not_folded():
     model = _PadAfter().eval()
     x = torch.randn(2, 4, 5, 5)
-    graph = export_module(model, x, "x", ["y"], 18, "dynamo")
+    graph = export_module(model, (x,), ["x"], ["y"], 18, "dynamo")
     assert fold_crops(graph) == 0
     with torch.no_grad():
         np.testing.assert_allclose(_session_output(graph, x), model(x).numpy(), atol=1e-5, rtol=0)

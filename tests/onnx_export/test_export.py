@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import genkit
-from genkit.checkpoint import read_config
-from genkit.onnx import metadata as meta
-from genkit.onnx.exporter import EXPORTERS
+from genkit.export_contract import DECODER, ENCODER, EXPORTERS
+from genkit.export_contract import metadata as meta
 from genkit.onnx.verify import all_nodes, is_random
+from genkit.run.checkpoint import read_config
 from genkit.runtime import ExportedModel
 
 from .conftest import RECIPES
@@ -42,7 +42,7 @@ def test_graph_signatures_follow_the_model_spec(exports, runs, recipe):
     encoder = onnx.load(str(exports[recipe].out / "encoder.onnx"))
     decoder = onnx.load(str(exports[recipe].out / "decoder.onnx"))
     assert [i.name for i in encoder.graph.input] == ["images"]
-    assert [o.name for o in encoder.graph.output] == list(model.spec.parameter_names)
+    assert [o.name for o in encoder.graph.output] == [*model.spec.parameter_names, "latent"]
     assert [i.name for i in decoder.graph.input] == ["z"]
     assert [o.name for o in decoder.graph.output] == ["images"]
     expected = {"vae": ["mu", "log_var"], "ae": ["code"], "vae-faces": ["mu", "log_var"]}[recipe]
@@ -54,7 +54,7 @@ def test_metadata_is_complete(exports, runs, recipe):
     document = read_config(runs[recipe])
     model = genkit.load(runs[recipe])
     graphs = {}
-    for graph in meta.GRAPHS:
+    for graph in (ENCODER, DECODER):
         proto = onnx.load(str(exports[recipe].out / f"{graph}.onnx"))
         props = {p.key: p.value for p in proto.metadata_props}
         assert set(props) >= {meta.PREFIX + k for k in meta.SHARED_FIELDS + meta.GRAPH_FIELDS}
@@ -67,26 +67,30 @@ def test_metadata_is_complete(exports, runs, recipe):
         assert values["config"]["model"] == document["config"]["model"]
         assert values["input_shape"] == list(model.spec.input_shape)
         assert values["value_range"] == [0.0, 1.0]
-        assert values["latent_size"] == model.spec.z_dim
-        assert values["encoder_outputs"] == list(model.spec.parameter_names)
+        assert values["format"] == 2
+        assert values["latent_shape"] == list(model.spec.latent_shape) == [200 if recipe == "vae-faces" else 2]
+        assert values["condition"] is None
+        assert values["encoder_outputs"] == [{"name": name, "shape": values["latent_shape"]}
+                                             for name in (*model.spec.parameter_names, "latent")]
         assert values["opset"] == 20 and proto.opset_import[0].version == 20
         assert values["exporter"]["name"] in EXPORTERS and values["exporter"]["torch"] == torch.__version__
         assert values["verification"]["max_abs_diff"] <= ATOL
         assert "real images" in values["verification"]["data"]
         sampler = values["sampler"]
         assert sampler["name"] == document["components"]["sampler"]["name"]
+        assert sampler["plugin"] == document["components"]["sampler"]["plugin"]
         prior = model.sampler.prior()
-        assert np.allclose(sampler["prior"]["mean"], prior["mean"].numpy(), atol=1e-7)
-        assert np.allclose(sampler["prior"]["std"], prior["std"].numpy(), atol=1e-7)
-        assert sampler["code"] == ("code" if recipe == "ae" else "mu")
+        assert sampler["prior"]["family"] == "diagonal-gaussian"
+        assert np.allclose(sampler["prior"]["mean"], prior.mean.numpy(), atol=1e-7)
+        assert np.allclose(sampler["prior"]["std"], prior.std.numpy(), atol=1e-7)
     assert graphs["encoder"]["verification"]["batches"][:4] == [1, 2, 7, 256]
     assert graphs["decoder"]["verification"]["batches"][:4] == [1, 2, 7, 256]
+    size = model.spec.latent_numel
     if recipe == "ae":  # the fitted prior, not N(0, I)
-        assert graphs["encoder"]["sampler"]["prior"]["std"] != [1.0] * model.spec.z_dim
+        assert graphs["encoder"]["sampler"]["prior"]["std"] != [1.0] * size
     else:
-        assert graphs["encoder"]["sampler"]["prior"] == {"family": "diagonal-gaussian",
-                                                          "mean": [0.0] * model.spec.z_dim,
-                                                          "std": [1.0] * model.spec.z_dim}
+        assert graphs["encoder"]["sampler"]["prior"] == {"family": "diagonal-gaussian", "mean": [0.0] * size,
+                                                          "std": [1.0] * size}
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
@@ -100,12 +104,13 @@ def test_runtime_matches_torch_on_real_images_for_every_batch_size(exports, runs
         x = images[:n]
         with torch.no_grad():
             want = {k: v.numpy() for k, v in model.encode(torch.from_numpy(x)).items()}
+            want["latent"] = model.codes(torch.from_numpy(x)).numpy()
             z = exported.sample_prior(n, seed=n)
             want_gen = model.decoder(torch.from_numpy(z)).numpy()
         got = exported.encode(x)
         assert list(got) == list(want)
         for name in want:
-            assert got[name].shape == want[name].shape == (n, model.spec.z_dim)
+            assert got[name].shape == want[name].shape == (n, *model.spec.latent_shape)
             worst = max(worst, float(np.abs(got[name] - want[name]).max()))
         generated = exported.generate(n, seed=n)
         assert generated.shape == (n, *model.spec.input_shape)
@@ -119,7 +124,8 @@ def test_runtime_matches_torch_on_real_images_for_every_batch_size(exports, runs
 def test_report_says_which_exporter_was_used(exports):
     for recipe, report in exports.items():
         assert report.real_data, recipe
-        for graph in meta.GRAPHS:
+        assert set(report.graphs) == {ENCODER, DECODER}
+        for graph in (ENCODER, DECODER):
             assert report.graphs[graph].exporter in EXPORTERS
             assert report.graphs[graph].max_abs_diff <= ATOL
         assert report.seconds > 0
@@ -157,7 +163,7 @@ def test_an_opset_the_dynamo_exporter_cannot_write_is_written_by_the_other(run_c
     report = export_run(run_copy("vae"), tmp_path / "out", opset=17)
     assert {g.exporter for g in report.graphs.values()} == {"torchscript"}
     assert all("wrote opset 18, not the 17" in g.notes[0] for g in report.graphs.values())
-    for graph in meta.GRAPHS:
+    for graph in (ENCODER, DECODER):
         model = onnx.load(str(tmp_path / "out" / f"{graph}.onnx"))
         assert graph_opset(model) == 17
         assert json.loads({p.key: p.value for p in model.metadata_props}["genkit.opset"]) == 17

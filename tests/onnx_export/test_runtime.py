@@ -22,10 +22,11 @@ def vae(exports):
 def test_api_shapes_and_names(vae, real_images):
     x = real_images("vae", 5)
     params = vae.encode(x)
-    assert list(params) == ["mu", "log_var"]
+    assert list(params) == ["mu", "log_var", "latent"]
     assert all(v.shape == (5, 2) and v.dtype == np.float32 for v in params.values())
-    assert np.array_equal(vae.codes(x), params["mu"])
-    assert vae.code_name == "mu" and vae.latent_size == 2 and vae.input_shape == (1, 28, 28)
+    assert np.array_equal(vae.codes(x), params["latent"]) and np.array_equal(params["latent"], params["mu"])
+    assert vae.parameter_names == ("mu", "log_var") and vae.encoder_outputs == ("mu", "log_var", "latent")
+    assert vae.latent_shape == (2,) and vae.input_shape == (1, 28, 28) and vae.classes == 0
     recon = vae.reconstruct(x)
     assert recon.shape == (5, 1, 28, 28) and recon.dtype == np.float32
     assert np.abs(recon - vae.decode(params["mu"])).max() <= 1e-6
@@ -44,10 +45,12 @@ def test_sampling_happens_on_the_host_with_a_seed(vae):
 
 def test_ae_samples_its_fitted_prior(exports):
     ae = ExportedModel(exports["ae"].out, provider="cpu")
-    assert ae.code_name == "code" and list(ae.encode(np.zeros((1, 1, 28, 28), np.float32))) == ["code"]
+    assert list(ae.encode(np.zeros((1, 1, 28, 28), np.float32))) == ["code", "latent"]
+    mean, std = ae.prior.parsed["mean"], ae.prior.parsed["std"]
+    assert ae.prior.family == "diagonal-gaussian" and not np.allclose(std, 1.0)  # fitted to the codes
     z = ae.sample_prior(20000, seed=0)
-    assert np.allclose(z.mean(0), ae.prior_mean, atol=0.05 * ae.prior_std.max() + 1e-6)
-    assert np.allclose(z.std(0), ae.prior_std, rtol=0.05)
+    assert np.allclose(z.mean(0), mean, atol=0.05 * std.max() + 1e-6)
+    assert np.allclose(z.std(0), std, rtol=0.05)
 
 
 def test_chunking_threads_binding_and_optimization_give_the_same_numbers(exports, vae, real_images):
@@ -132,8 +135,8 @@ def foreign_graph(path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), str(path))
 
 
-THREE_D = {"name": "gaussian", "code": "mu", "prior": {"family": "diagonal-gaussian", "mean": [0.0] * 3,
-                                                       "std": [1.0] * 3}}
+THREE_D = {"name": "gaussian", "prior": {"family": "diagonal-gaussian", "mean": [0.0] * 3, "std": [1.0] * 3}}
+THREE_D_OUTPUTS = [{"name": n, "shape": [3]} for n in ("mu", "log_var", "latent")]
 DAMAGE = {
     "missing decoder": (lambda d: (d / "decoder.onnx").unlink(), "decoder.onnx is missing"),
     "missing both": (lambda d: [p.unlink() for p in d.iterdir()], "encoder.onnx and decoder.onnx are missing"),
@@ -141,21 +144,41 @@ DAMAGE = {
     "not onnx": (lambda d: (d / "encoder.onnx").write_bytes(b"\x00garbage"), "is not a graph onnxruntime can load"),
     "swapped graphs": (lambda d: [(d / "encoder.onnx").rename(d / "x"), (d / "decoder.onnx").rename(d / "encoder.onnx"),
                                   (d / "x").rename(d / "decoder.onnx")],
-                       "metadata says it is the 'decoder' graph, but it is in the encoder file"),
-    "latent size differs": (lambda d: rewrite_metadata(d / "decoder.onnx", latent_size=3, sampler=THREE_D),
-                            "do not belong to the same export (latent_size 2 vs 3"),
-    "latent size inconsistent": (lambda d: rewrite_metadata(d / "decoder.onnx", latent_size=3),
-                                 "metadata genkit.sampler must be an object whose 'prior' is a diagonal-gaussian "
-                                 "with 3 means and 3 non-negative stds"),
+                       "metadata says it is the 'decoder' graph, but it is in the encoder.onnx file"),
+    "latent shape differs": (lambda d: rewrite_metadata(d / "decoder.onnx", latent_shape=[3], sampler=THREE_D,
+                                                        encoder_outputs=THREE_D_OUTPUTS),
+                             "encoder.onnx and decoder.onnx do not belong to the same export "
+                             "(latent_shape (2,) vs (3,)"),
+    "latent shape inconsistent": (lambda d: rewrite_metadata(d / "decoder.onnx", latent_shape=[3],
+                                                             encoder_outputs=THREE_D_OUTPUTS),
+                                  "metadata genkit.sampler describes an unusable prior: the diagonal-gaussian prior's "
+                                  "mean has shape (2,); the latent shape asks for (3,)"),
+    "encoder outputs without the latent": (
+        lambda d: rewrite_metadata(d / "encoder.onnx", encoder_outputs=[{"name": "mu", "shape": [2]}]),
+        "metadata genkit.encoder_outputs must be a list of distinct {'name', 'shape'} objects"),
+    "condition malformed": (lambda d: rewrite_metadata(d / "encoder.onnx", condition={"classes": 0}),
+                            'metadata genkit.condition must be null or {"classes": K}'),
+    "unknown prior family": (lambda d: rewrite_metadata(d / "encoder.onnx", sampler={"prior": {"family": "flow"}}),
+                             "the prior's family is 'flow'; the families the runtime samples are diagonal-gaussian, "
+                             "gaussian-mixture, categorical, network"),
+    "format 1": (lambda d: [rewrite_metadata(d / f, format=1) for f in ("encoder.onnx", "decoder.onnx")],
+                 "has export format 1 (genkit 0.1.0); this genkit reads format 2: re-export the run with this genkit"),
     "bad json": (lambda d: rewrite_metadata(d / "encoder.onnx", config="{not json"), "genkit.config is not valid JSON"),
     "newer format": (lambda d: [rewrite_metadata(d / f, format=99) for f in ("encoder.onnx", "decoder.onnx")],
                      "has export format 99"),
     "prior of wrong size": (lambda d: rewrite_metadata(d / "encoder.onnx", sampler={
-        "name": "gaussian", "code": "mu", "prior": {"family": "diagonal-gaussian", "mean": [0.0], "std": [1.0]}}),
-        "with 2 means and 2 non-negative stds"),
+        "name": "gaussian", "prior": {"family": "diagonal-gaussian", "mean": [0.0], "std": [1.0]}}),
+        "the diagonal-gaussian prior's mean has shape (1,); the latent shape asks for (2,)"),
+    "negative std": (lambda d: rewrite_metadata(d / "encoder.onnx", sampler={
+        "prior": {"family": "diagonal-gaussian", "mean": [0.0, 0.0], "std": [1.0, -1.0]}}),
+        "the diagonal-gaussian prior's std has negative values (-1)"),
     "metadata disagrees with graph": (
-        lambda d: [rewrite_metadata(d / f, latent_size=3, sampler=THREE_D) for f in ("encoder.onnx", "decoder.onnx")],
+        lambda d: [rewrite_metadata(d / f, latent_shape=[3], sampler=THREE_D, encoder_outputs=THREE_D_OUTPUTS)
+                   for f in ("encoder.onnx", "decoder.onnx")],
         "do not match its metadata"),
+    "conditional metadata on an unconditional graph": (
+        lambda d: [rewrite_metadata(d / f, condition={"classes": 3}) for f in ("encoder.onnx", "decoder.onnx")],
+        "do not match its metadata (images (N, 1, 28, 28) float, labels (N) int64); export the run again"),
 }
 
 
@@ -188,7 +211,7 @@ def test_sources_are_told_apart_by_their_files(runs, exports, tmp_path):
 def test_a_run_and_its_export_agree_through_the_same_api(runs, exports, real_images, recipe):
     run, exported = RunModel(runs[recipe], "cpu"), ExportedModel(exports[recipe].out, "cpu")
     x = real_images(recipe, 9)
-    assert run.code_name == exported.code_name
+    assert run.encoder_outputs == exported.encoder_outputs and run.latent_shape == exported.latent_shape
     assert np.array_equal(run.sample_prior(8, seed=1), exported.sample_prior(8, seed=1))
     assert np.abs(run.generate(8, seed=1) - exported.generate(8, seed=1)).max() <= 1e-5
     assert np.abs(run.reconstruct(x) - exported.reconstruct(x)).max() <= 1e-5

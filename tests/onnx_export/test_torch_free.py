@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-HEAVY = ("torch", "genkit_plugins", "genkit.data", "genkit.checkpoint", "genkit.model", "genkit.plugins")
+HEAVY = ("torch", "genkit_plugins", "genkit.data", "genkit.run.checkpoint", "genkit.contract.model",
+         "genkit.contract.host", "genkit.onnx", "onnx.", "genkit.contract.priors", "genkit.contract.components")
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +84,49 @@ def test_a_run_folder_without_torch_is_one_clear_error(runs, no_torch, tmp_path)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "running one needs torch" in lines[0] and "genkit export --onnx" in lines[0]
     assert not (tmp_path / "grid.png").exists()
+
+
+def test_importing_the_runtime_imports_neither_torch_nor_the_exporter(no_torch, tmp_path):
+    # the runtime reads exports by genkit.export_contract, never by the torch side's genkit.onnx
+    script = f"""
+import json, sys
+import genkit.runtime
+from genkit.runtime.run_model import RunModel
+heavy = sorted(m for m in sys.modules if m in ("torch", "onnx") or m.startswith({HEAVY!r}))
+print(json.dumps({{"heavy": heavy, "contract": "genkit.export_contract.metadata" in sys.modules}}))
+"""
+    result = run(["-c", script], no_torch, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"heavy": [], "contract": True}
+
+
+def test_every_prior_family_and_a_condition_sample_without_torch(family_export, no_torch, tmp_path):
+    folders = {recipe: str(family_export(recipe)) for recipe in ("mixture", "categorical", "network",
+                                                                   "conditional-network")}
+    script = f"""
+import json, sys
+import numpy as np
+from genkit.runtime import ExportedModel
+shapes = {{}}
+for recipe, folder in {folders!r}.items():
+    model = ExportedModel(folder, provider="cpu")
+    labels = np.arange(3) % model.classes if model.classes else None
+    images = model.generate(3, seed=1, labels=labels)
+    shapes[recipe] = [list(images.shape), list(model.codes(images, labels).shape)]
+heavy = sorted(m for m in sys.modules if m in ("torch", "onnx") or m.startswith({HEAVY!r}))
+print(json.dumps({{"shapes": shapes, "heavy": heavy}}))
+"""
+    result = run(["-c", script], no_torch, tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["heavy"] == []
+    assert report["shapes"] == {"mixture": [[3, 1, 8, 8], [3, 3]], "categorical": [[3, 1, 8, 8], [3, 4, 2, 3]],
+                                "network": [[3, 1, 8, 8], [3, 4, 2, 3]],
+                                "conditional-network": [[3, 1, 8, 8], [3, 4, 2, 3]]}
+
+
+def test_genkit_generate_a_row_per_class_without_torch(family_export, no_torch, tmp_path):
+    result = run(["-m", "genkit", "generate", str(family_export("conditional")), "--label", "all", "--columns", "2",
+                  "--npy", "samples.npy"], no_torch, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "samples.npy").shape == (6, 1, 8, 8)

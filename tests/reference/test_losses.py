@@ -2,7 +2,8 @@
 
 mu = 1, log_var = 0 hides most mistakes in a Gaussian KL (variance for std, a flipped sign of log_var,
 |mu| for mu² all give the same number there), so every input here is random: mu ~ N(0, 2²), log_var
-uniform in [-3, 2], several batch sizes, z_dim > 1 and images that are neither square nor single-channel.
+uniform in [-3, 2], several batch sizes, latents of more than one dimension and images that are neither square
+nor single-channel. The loss sees the forward pass as a ``ModelOutput``: here z is mu (the losses do not read it).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from genkit.components import ModelSpec
 from genkit.config import validate_section
+from genkit.contract.components import ModelOutput, ModelSpec
 from genkit.errors import ConfigError
 from genkit_plugins.ae.loss import ReconstructionLoss
 from genkit_plugins.vae.loss import VAELoss, per_image_mse
@@ -29,7 +30,7 @@ RTOL = 1e-5
 
 
 def _gaussian_spec() -> ModelSpec:
-    return ModelSpec(INPUT_SHAPE, Z_DIM, ("mu", "log_var"))
+    return ModelSpec(INPUT_SHAPE, (Z_DIM,), ("mu", "log_var"))
 
 
 def _inputs(batch: int, seed: int):
@@ -39,6 +40,11 @@ def _inputs(batch: int, seed: int):
     mu = 2.0 * torch.randn((batch, Z_DIM), generator=g)
     log_var = -3.0 + 5.0 * torch.rand((batch, Z_DIM), generator=g)
     return x, x_hat, mu, log_var
+
+
+def _pass(x_hat: torch.Tensor, **params: torch.Tensor) -> ModelOutput:
+    """The forward pass the loss sees: these encoder outputs, z the first of them, this reconstruction."""
+    return ModelOutput(x_hat, params, next(iter(params.values())))
 
 
 def _reference_kl(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -58,21 +64,21 @@ def _reference_mse(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("batch", BATCHES)
 def test_vae_kl_matches_torch_distributions(batch):
     x, x_hat, mu, log_var = _inputs(batch, seed=batch)
-    out = VAELoss(spec=_gaussian_spec())(x, x_hat, {"mu": mu, "log_var": log_var})
+    out = VAELoss(spec=_gaussian_spec())(x, _pass(x_hat, mu=mu, log_var=log_var))
     assert out["kl"].item() == pytest.approx(_reference_kl(mu, log_var).item(), rel=RTOL)
 
 
 @pytest.mark.parametrize("batch", BATCHES)
 def test_vae_mse_is_the_per_image_mean_squared_error_averaged_over_the_batch(batch):
     x, x_hat, mu, log_var = _inputs(batch, seed=100 + batch)
-    out = VAELoss(spec=_gaussian_spec())(x, x_hat, {"mu": mu, "log_var": log_var})
+    out = VAELoss(spec=_gaussian_spec())(x, _pass(x_hat, mu=mu, log_var=log_var))
     assert out["mse"].item() == pytest.approx(_reference_mse(x, x_hat).item(), rel=RTOL)
 
 
 @pytest.mark.parametrize("factor", [1000.0, 37.5, 0.0])
 def test_vae_total_weights_only_the_reconstruction_term(factor):
     x, x_hat, mu, log_var = _inputs(17, seed=7)
-    out = VAELoss(spec=_gaussian_spec(), r_loss_factor=factor)(x, x_hat, {"mu": mu, "log_var": log_var})
+    out = VAELoss(spec=_gaussian_spec(), r_loss_factor=factor)(x, _pass(x_hat, mu=mu, log_var=log_var))
     mse, kl = _reference_mse(x, x_hat).item(), _reference_kl(mu, log_var).item()
     assert out["reconstruction"].item() == pytest.approx(factor * mse, rel=RTOL, abs=1e-12)
     assert out["loss"].item() == pytest.approx(factor * mse + kl, rel=RTOL)
@@ -84,7 +90,7 @@ def test_vae_loss_gradients_match_the_analytic_derivatives():
     batch, factor = 17, 250.0
     x, x_hat, mu, log_var = _inputs(batch, seed=11)
     x_hat, mu, log_var = (t.clone().requires_grad_(True) for t in (x_hat, mu, log_var))
-    VAELoss(spec=_gaussian_spec(), r_loss_factor=factor)(x, x_hat, {"mu": mu, "log_var": log_var})["loss"].backward()
+    VAELoss(spec=_gaussian_spec(), r_loss_factor=factor)(x, _pass(x_hat, mu=mu, log_var=log_var))["loss"].backward()
     pixels = x[0].numel()
     with torch.no_grad():
         # float32 gradients of float32 arithmetic: a relative 1e-5 covers rounding, and absolute 1e-7
@@ -100,7 +106,7 @@ def test_vae_loss_of_bfloat16_inputs_is_computed_in_float32():
     # (already rounded) inputs to float32 accuracy.
     x, x_hat, mu, log_var = _inputs(17, seed=13)
     x_hat, mu, log_var = (t.to(torch.bfloat16) for t in (x_hat, mu, log_var))
-    out = VAELoss(spec=_gaussian_spec())(x, x_hat, {"mu": mu, "log_var": log_var})
+    out = VAELoss(spec=_gaussian_spec())(x, _pass(x_hat, mu=mu, log_var=log_var))
     assert out["loss"].dtype == torch.float32
     assert out["kl"].item() == pytest.approx(_reference_kl(mu, log_var).item(), rel=RTOL)
     assert out["mse"].item() == pytest.approx(_reference_mse(x, x_hat).item(), rel=RTOL)
@@ -110,7 +116,7 @@ def test_vae_loss_of_bfloat16_inputs_is_computed_in_float32():
 def test_reconstruction_loss_is_the_mean_squared_error_alone(batch):
     x, x_hat, _, _ = _inputs(batch, seed=200 + batch)
     code = torch.randn((batch, Z_DIM), generator=torch.Generator().manual_seed(batch))
-    out = ReconstructionLoss(spec=ModelSpec(INPUT_SHAPE, Z_DIM, ("code",)))(x, x_hat, {"code": code})
+    out = ReconstructionLoss(spec=ModelSpec(INPUT_SHAPE, (Z_DIM,), ("code",)))(x, _pass(x_hat, code=code))
     expected = _reference_mse(x, x_hat).item()
     for term in ("loss", "reconstruction", "mse"):
         assert out[term].item() == pytest.approx(expected, rel=RTOL), term
@@ -120,8 +126,8 @@ def test_reconstruction_loss_gradient_matches_the_analytic_derivative():
     batch = 3
     x, x_hat, _, _ = _inputs(batch, seed=17)
     x_hat = x_hat.clone().requires_grad_(True)
-    loss = ReconstructionLoss(spec=ModelSpec(INPUT_SHAPE, Z_DIM, ("code",)))
-    loss(x, x_hat, {"code": torch.zeros(batch, Z_DIM)})["loss"].backward()
+    loss = ReconstructionLoss(spec=ModelSpec(INPUT_SHAPE, (Z_DIM,), ("code",)))
+    loss(x, _pass(x_hat, code=torch.zeros(batch, Z_DIM)))["loss"].backward()
     with torch.no_grad():
         torch.testing.assert_close(x_hat.grad, 2 * (x_hat - x) / x.numel(), rtol=RTOL, atol=1e-9)
 
@@ -147,3 +153,20 @@ def test_vae_loss_settings_are_the_books_and_validated():
     loss = VAELoss(spec=_gaussian_spec(), r_loss_factor=10.0)
     with pytest.raises(dataclasses.FrozenInstanceError):  # settings are read once, never changed in place
         loss.settings.r_loss_factor = 1.0
+
+
+def test_vae_kl_sums_over_every_dimension_of_a_spatial_latent():
+    g = torch.Generator().manual_seed(21)
+    mu, log_var = 2.0 * torch.randn((5, 3, 2, 4), generator=g), -3.0 + 5.0 * torch.rand((5, 3, 2, 4), generator=g)
+    x, x_hat = torch.rand((5, *INPUT_SHAPE), generator=g), torch.rand((5, *INPUT_SHAPE), generator=g)
+    loss = VAELoss(spec=ModelSpec(INPUT_SHAPE, (3, 2, 4), ("mu", "log_var")))
+    out = loss(x, _pass(x_hat, mu=mu, log_var=log_var))
+    expected = _reference_kl(mu.flatten(1), log_var.flatten(1))
+    assert out["kl"].item() == pytest.approx(expected.item(), rel=RTOL)
+
+
+def test_both_losses_score_the_reconstruction():
+    """The model decodes for a loss only when it declares so; both built-in losses need the reconstruction."""
+    assert VAELoss.needs_reconstruction and ReconstructionLoss.needs_reconstruction
+    assert VAELoss.terms == ("loss", "reconstruction", "kl", "mse")
+    assert ReconstructionLoss.terms == ("loss", "reconstruction", "mse")

@@ -90,10 +90,12 @@ def test_active_dimensions_counts_only_those_above_the_threshold():
     assert count == 3 and int((variance > ACTIVE_THRESHOLD).sum()) == 3
 
 
-def _source(is_gaussian: bool) -> types.SimpleNamespace:
+def _source(is_gaussian: bool, family: str = "diagonal-gaussian") -> types.SimpleNamespace:
     """The attributes latent_statistics reads from an evaluation source, for a 2-d model."""
-    return types.SimpleNamespace(z_dim=2, is_gaussian=is_gaussian, sampler_name="s",
-                                 prior_mean=np.zeros(2), prior_std=np.ones(2))
+    gaussian = family == "diagonal-gaussian"
+    return types.SimpleNamespace(latent_shape=(2,), is_gaussian=is_gaussian, sampler_name="s", prior_family=family,
+                                 prior_mean=np.zeros(2) if gaussian else None,
+                                 prior_std=np.ones(2) if gaussian else None)
 
 
 def test_latent_statistics_need_a_gaussian_posterior():
@@ -102,6 +104,15 @@ def test_latent_statistics_need_a_gaussian_posterior():
     assert full["active_dims"] is not None and full["note"] is None and len(full["kl_per_dim"]) == 2
     for stats in (latent_statistics(_source(False), mu, log_var), latent_statistics(_source(True), mu, None)):
         assert stats["kl_per_dim"] is None and stats["active_dims"] is None and "not Gaussian" in stats["note"]
+
+
+def test_a_gaussian_posterior_under_another_prior_has_active_units_but_no_kl():
+    mu, log_var = _rng(14).normal(size=(50, 2)), _rng(15).normal(size=(50, 2))
+    stats = latent_statistics(_source(True, "gaussian-mixture"), mu, log_var)
+    assert stats["active_dims"] == active_dimensions(mu)[0] and len(stats["code_variance"]) == 2
+    assert stats["kl_per_dim"] is None and stats["kl_per_dim_mean"] is None
+    assert "gaussian-mixture" in stats["note"] and "no closed form" in stats["note"]
+    assert stats["dimensions"] == 2 and stats["latent_shape"] == [2]
 
 
 # -- class statistics and the generation metrics ---------------------------------------------------------

@@ -18,7 +18,8 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from genkit.components import ModelSpec
+from genkit.contract.components import ModelSpec
+from genkit.contract.priors import DiagonalGaussianPrior
 from genkit.runtime.prior import draw_prior
 from genkit_plugins.ae.sampler import DeterministicSampler
 from genkit_plugins.vae.sampler import GaussianSampler
@@ -31,11 +32,11 @@ SIGMAS = 6.0
 
 
 def _gaussian(z_dim: int = Z_DIM) -> GaussianSampler:
-    return GaussianSampler(spec=ModelSpec(INPUT_SHAPE, z_dim, ("mu", "log_var")))
+    return GaussianSampler(spec=ModelSpec(INPUT_SHAPE, (z_dim,), ("mu", "log_var")))
 
 
 def _deterministic(z_dim: int = Z_DIM) -> DeterministicSampler:
-    return DeterministicSampler(spec=ModelSpec(INPUT_SHAPE, z_dim, ("code",)))
+    return DeterministicSampler(spec=ModelSpec(INPUT_SHAPE, (z_dim,), ("code",)))
 
 
 def _posterior(batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,8 +128,18 @@ def test_gaussian_draws_are_reproducible_and_the_mean_is_mu():
 
 def test_gaussian_prior_is_the_standard_normal():
     prior = _gaussian(z_dim=7).prior()
-    assert torch.equal(prior["mean"], torch.zeros(7))
-    assert torch.equal(prior["std"], torch.ones(7))
+    assert isinstance(prior, DiagonalGaussianPrior) and prior.latent_shape == (7,)
+    assert torch.equal(prior.mean, torch.zeros(7))
+    assert torch.equal(prior.std, torch.ones(7))
+
+
+def test_the_samplers_prior_of_a_spatial_latent_has_its_shape():
+    spec = ModelSpec(INPUT_SHAPE, (2, 3, 3), ("mu", "log_var"))
+    code_spec = dataclasses.replace(spec, parameter_names=("code",))
+    for sampler in (GaussianSampler(spec=spec), DeterministicSampler(spec=code_spec)):
+        prior = sampler.prior()
+        assert prior.latent_shape == (2, 3, 3) and prior.describe()["family"] == "diagonal-gaussian"
+        assert sampler.sample_prior(4, generator=torch.Generator().manual_seed(0)).shape == (4, 2, 3, 3)
 
 
 def _nontrivial_prior(z_dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -249,8 +260,9 @@ def test_fit_prior_refuses_codes_of_another_shape(shape):
 
 
 def test_model_spec_and_settings_are_frozen():
-    spec = ModelSpec(INPUT_SHAPE, Z_DIM, ("mu", "log_var"))
+    spec = ModelSpec(INPUT_SHAPE, (Z_DIM,), ("mu", "log_var"))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        spec.z_dim = 3
+        spec.latent_shape = (3,)
+    assert spec.latent_numel == Z_DIM and ModelSpec(INPUT_SHAPE, (4, 2, 3), ("code",)).latent_numel == 24
     with pytest.raises(dataclasses.FrozenInstanceError):
         _gaussian().settings.anything = 1

@@ -1,0 +1,120 @@
+"""The core sections of a run's configuration and ``RunConfig``, the validated tree of frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from genkit.config.fields import field
+from genkit.contract.registry import COMPONENT_KINDS
+from genkit.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSettings:
+    encoder: str = field("", "registered encoder name")
+    sampler: str = field("", "registered sampler name")
+    decoder: str = field("", "registered decoder name")
+    loss: str = field("", "registered loss name")
+    input_shape: list[int] = field([1, 28, 28], "input image shape (C, H, W)", positive_items=True)
+    latent_shape: list[int] = field([2], "shape of one latent point: [z] (flat) or [D, h, w] (spatial); "
+                                         "a bare number N means [N]", positive_items=True, scalar_as_list=True)
+    classes: int = field(0, "class labels a conditional model takes, in [0, classes) (0: unconditional)", min=0)
+
+    @staticmethod
+    def check(values: dict[str, Any], section: str) -> None:
+        if len(values["input_shape"]) != 3:
+            raise ConfigError(f"{section}.input_shape must be [channels, height, width]; got {values['input_shape']}")
+        if not values["latent_shape"]:
+            raise ConfigError(f"{section}.latent_shape must have at least one dimension")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int = field(10, "number of epochs", min=1)
+    batch_size: int = field(32, "images per step (global, across all processes)", min=1)
+    lr: float = field(5e-4, "learning rate (the schedule's starting value)", min=0.0)
+    optimizer: Literal["adam", "adamw"] = field("adam", "adam (the book's) or adamw (decoupled weight decay)")
+    adam_eps: float = field(1e-7, "Adam epsilon (Keras' default)", min=0.0)
+    weight_decay: float = field(0.0, "weight decay (L2 for adam, decoupled for adamw)", min=0.0)
+    schedule: Literal["step", "cosine"] = field("step", "learning-rate schedule per epoch: step (the book's "
+                                                "decay) or cosine (from lr to min_lr over the stage's epochs)")
+    lr_decay: float = field(1.0, "step schedule: lr = lr0 * decay^floor(epoch / lr_decay_step)", min=0.0)
+    lr_decay_step: int = field(1, "step schedule: epochs between learning-rate decays", min=1)
+    min_lr: float = field(0.0, "cosine schedule: the learning rate it ends at", min=0.0)
+    seed: int = field(0, "seed for weights, data order and sampling", min=0)
+    device: Literal["auto", "cpu", "cuda"] = field("auto", "where to train")
+    precision: Literal["fp32", "bf16", "fp16"] = field("fp32", "autocast precision (fp16 on CUDA only)")
+    channels_last: bool = field(True, "channels-last memory format (faster convolutions on CPU and GPU)")
+    fused_optimizer: bool = field(True, "one fused Adam kernel for all parameters instead of a loop over them")
+    grad_clip: float = field(0.0, "clip the gradient norm to this value (0: off)", min=0.0)
+    limit: int = field(0, "train on the first N training images (0: all)", min=0)
+    checkpoint_every: int = field(0, "also checkpoint every N steps within an epoch (0: per epoch only)", min=0)
+    samples: int = field(64, "images decoded from the prior into RUN/samples/ each epoch (0: none)", min=0)
+    threads: int = field(0, "CPU threads for torch (0: torch's default)", min=0)
+    log: list[str] = field([], "extra logs: tensorboard (event files in RUN/tensorboard/)", choices=("tensorboard",))
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSettings:
+    name: str = field("fashion-mnist", "dataset name (`genkit list`), e.g. fashion-mnist, mnist, folder:PATH, npz:PATH")
+    workers: int = field(2, "DataLoader worker processes for datasets read from disk", min=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSettings:
+    """A training stage after the first, on the first one's frozen result (e.g. a prior over its codes).
+
+    It trains only the modules named in ``trains`` (paths in the model, e.g. ``sampler.prior_network``)
+    with its own registered ``loss`` and that loss's ``loss_settings``; ``lr`` and ``batch_size``
+    default to the training section's.
+    """
+
+    name: str = field("", "the stage's name (letters, digits, '-' and '_')")
+    loss: str = field("", "registered loss the stage minimises")
+    trains: list[str] = field([], "the model's modules this stage trains, e.g. sampler.prior_network")
+    epochs: int = field(10, "epochs of this stage", min=1)
+    lr: float | None = field(None, "learning rate (default: training.lr)", min=0.0)
+    batch_size: int | None = field(None, "images per step (default: training.batch_size)", min=1)
+    loss_settings: Any = field(None, "the stage loss's own settings")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """A validated run configuration: ``config.training.batch_size``, ``config.encoder.filters``, ..."""
+
+    recipe: str
+    model: ModelSettings
+    training: TrainingSettings
+    data: DataSettings
+    encoder: Any
+    sampler: Any
+    decoder: Any
+    loss: Any
+    stages: tuple[StageSettings, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (config.json, export metadata); ``validate`` reads it back."""
+        out = {"recipe": self.recipe}
+        for name in ("model", "training", "data", *COMPONENT_KINDS):
+            out[name] = dataclasses.asdict(getattr(self, name))
+        out["stages"] = [dataclasses.asdict(stage) for stage in self.stages]
+        return out
+
+    def replace(self, section: str, **values: Any) -> RunConfig:
+        """A copy with some settings of one section changed (not validated again: callers pass valid values)."""
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **values)})
+
+    def component_settings(self, kind: str) -> dict[str, Any]:
+        """A component's settings as the keyword arguments it is built with."""
+        return dataclasses.asdict(getattr(self, kind))
+
+
+CORE_SECTIONS: dict[str, type] = {"model": ModelSettings, "training": TrainingSettings, "data": DataSettings}
+STAGE_FIELDS = tuple(f.name for f in dataclasses.fields(StageSettings))
+
+# `genkit train --fast`: the fastest CPU configuration `python -m benchmarks fast_training` found, applied
+# before the user's own settings. Channels-last and the fused optimizer are already the defaults (same
+# results, faster); bf16 is not, because it changes the numbers and is fast only on CPUs with AVX512_BF16
+# or AMX (or on a GPU): elsewhere it is several times slower than fp32.
+FAST_TRAINING: dict[str, Any] = {"precision": "bf16", "channels_last": True, "fused_optimizer": True}

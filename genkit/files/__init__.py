@@ -1,0 +1,1 @@
+"""Writing files safely: atomic writes, outputs kept off their inputs, PNG images."""
