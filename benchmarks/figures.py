@@ -48,10 +48,15 @@ def ablation_png(scenario: dict[str, Any]) -> bytes:
 
 def figures(document: dict[str, Any]) -> dict[str, bytes]:
     """The document's figures as PNG bytes by name; only scenarios that ran and have details."""
-    scenario = document["scenarios"].get("ablation")
-    if not scenario or scenario.get("status") != "ok" or not scenario.get("details"):
-        return {}
-    return {"ablation": ablation_png(scenario)}
+    from . import family_figure
+
+    drawers = {"ablation": ablation_png, "families": family_figure.figure}
+    pictures = {}
+    for name, draw in drawers.items():
+        scenario = document["scenarios"].get(name)
+        if scenario and scenario.get("status") == "ok" and scenario.get("details"):
+            pictures[name] = draw(scenario)
+    return pictures
 
 
 def write_figures(pictures: dict[str, bytes], json_path: Path) -> list[Path]:

@@ -132,3 +132,15 @@ def test_bad_optimizer_and_schedule_settings_are_one_line(small_npz, tmp_path, s
     assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
     assert re.search(message, lines[0]), lines[0]
     assert "Traceback" not in result.output and not run.exists()
+
+
+def test_a_cosine_run_may_not_change_its_epochs_on_resume(small_npz, tmp_path):
+    import genkit
+    from genkit.errors import ConfigError
+
+    genkit.train("vae", overrides=[*quick_overrides(small_npz), 'training.schedule="cosine"', "training.epochs=1"],
+                 out=tmp_path / "cos", progress=False, echo=lambda line: None)
+    with pytest.raises(ConfigError, match="cannot change its epochs when resuming"):
+        genkit.train(resume=tmp_path / "cos", overrides=["training.epochs=2"], progress=False)
+    # the same settings resume (nothing to do: the run is complete)
+    assert genkit.train(resume=tmp_path / "cos", progress=False, echo=lambda line: None).epochs == 1

@@ -104,8 +104,8 @@ class Distributed:
         with GlobalBatchNoise(shard), counted_rows(shard.counted):
             yield
 
-    def wrap_loss(self, model: torch.nn.Module, device: torch.device,
-                  stage: str | None = None) -> torch.nn.Module | None:
+    def wrap_loss(self, model: torch.nn.Module, device: torch.device, stage: str | None = None,
+                  find_unused: bool = False) -> torch.nn.Module | None:
         """``model.compute_loss`` (of training stage ``stage``) as a DistributedDataParallel module (None for a
         single process); build it after the stage froze what it does not train: DDP syncs what requires grad."""
         if not self.active:
@@ -118,7 +118,8 @@ class Distributed:
         else:  # torch.nn.SyncBatchNorm has no CPU kernels
             convert_global_batchnorm(model)
         ids = [device.index] if device.type == "cuda" else None
-        return DistributedDataParallel(LossOf(model, stage), device_ids=ids)
+        # find_unused: a staged recipe's first stage never reaches the modules only later stages train
+        return DistributedDataParallel(LossOf(model, stage), device_ids=ids, find_unused_parameters=find_unused)
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """The sum of ``tensor`` over ranks (a new tensor; the argument is left as it was)."""

@@ -121,8 +121,10 @@ class Trainer:
         self.optimizer = build_optimizer(self.config.training, params, stage.lr)
         loss = self.model.loss if stage.loss is None else self.model.stage_losses[stage.loss]
         self.terms = tuple(loss.terms)
-        # What a training step calls: the loss, through DistributedDataParallel in a torchrun launch
-        self.loss_of = self.dist.wrap_loss(self.model, self.device, stage.loss)
+        # What a training step calls: the loss, through DistributedDataParallel in a torchrun launch;
+        # a staged recipe's first stage never reaches the modules only later stages train
+        unused = stage.index == 0 and len(self.stages) > 1
+        self.loss_of = self.dist.wrap_loss(self.model, self.device, stage.loss, find_unused=unused)
 
     def stage_at(self, index: int) -> Stage:
         return self.stages[min(index, len(self.stages) - 1)]

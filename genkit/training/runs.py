@@ -47,9 +47,19 @@ def resolve_config(recipe: str | None, config_file: str | Path | None, sets: Seq
             raise ConfigError(f"{'.'.join(path)} cannot change when resuming (it would break exact resume)")
         config = merge(config, override_table(text), f"--set {text}")
     try:
-        return validate(registry, config)
+        resolved = validate(registry, config)
     except ConfigError as exc:
         raise ConfigError(f"{Path(resume_dir) / ckpt.CONFIG_FILE}: {exc}") from None
+    before = validate(registry, upgraded(document))
+    if resolved.training.schedule == "cosine" and _stage_epochs(resolved) != _stage_epochs(before):
+        # the cosine schedule spans a stage's epochs: a longer stage would change the rates already used
+        raise ConfigError("a run with training.schedule = 'cosine' cannot change its epochs when resuming: the "
+                          "schedule spans the stage's epochs; train a new run with the epochs you want")
+    return resolved
+
+
+def _stage_epochs(config) -> tuple[int, ...]:
+    return (config.training.epochs, *(stage.epochs for stage in config.stages))
 
 
 def read_data(config):

@@ -1,7 +1,6 @@
 """The Gaussian densities every family's objective is made of, each written once.
 
 - ``log_normal``: log N(z; mu, exp(log_var)) of each row, summed over the latent dimensions.
-- ``kl_standard_normal``: KL(N(mu, exp(log_var)) || N(0, I)) of each row, in closed form.
 - ``decoder_log_likelihood``: log p(x | z) of the book's decoder. Its loss, ``r_loss_factor`` times the
   per-image MSE, is the negative log-likelihood of a Gaussian decoder N(x; x_hat, sigma² I) up to a
   constant, with sigma² = D / (2 r) for D pixels: r · mean((x - x_hat)²) = ||x - x_hat||² / (2 sigma²).
@@ -40,12 +39,6 @@ def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) per row (N,)."""
     z = rows(z)
     return -0.5 * (LOG_2PI + z.square()).sum(1)
-
-
-def kl_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(log_var)) || N(0, I)) per row (N,), the VAE's closed form."""
-    mu, log_var = rows(mu), rows(log_var)
-    return -0.5 * (1 + log_var - mu.square() - log_var.exp()).sum(1)
 
 
 def implied_variance(r_loss_factor: float, pixels: int) -> float:

@@ -135,3 +135,12 @@ def test_evaluate_the_run(site, trained, recipe, tmp_path):
                      "--classifier-epochs", "1", "--classifier-limit", "1024"))
     result = json.loads(done.stdout)
     assert 0 < result["reconstruction"]["mse"]["mean"] < 0.2
+
+
+def test_a_staged_recipe_trains_in_two_processes_like_one(site, trained, tmp_path):
+    # the first stage never reaches the prior network: DistributedDataParallel must allow that
+    ok(genkit(site, tmp_path, "train", "fixture-vq", *TRAIN, "--set", "stages.prior.epochs=2", "--nproc", "2",
+              "-o", "two"))
+    one, two = weights(trained["fixture-vq:straight"]), weights(tmp_path / "two")
+    for name in one:
+        np.testing.assert_allclose(two[name], one[name], rtol=1e-4, atol=1e-5, err_msg=name)
