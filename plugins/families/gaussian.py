@@ -1,7 +1,8 @@
 """The Gaussian densities every family's objective is made of, each written once.
 
 - ``log_normal``: log N(z; mu, exp(log_var)) of each row, summed over the latent dimensions.
-- ``decoder_log_likelihood``: log p(x | z) of the book's decoder. Its loss, ``r_loss_factor`` times the
+- ``genkit_plugins.vae.loss.decoder_log_likelihood`` (beside the book's loss it belongs to): log p(x | z) of the
+  book's decoder. Its loss, ``r_loss_factor`` times the
   per-image MSE, is the negative log-likelihood of a Gaussian decoder N(x; x_hat, sigma² I) up to a
   constant, with sigma² = D / (2 r) for D pixels: r · mean((x - x_hat)²) = ||x - x_hat||² / (2 sigma²).
   The IWAE bound and the importance-sampled likelihood need the constant, so it is kept here.
@@ -39,21 +40,3 @@ def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) per row (N,)."""
     z = rows(z)
     return -0.5 * (LOG_2PI + z.square()).sum(1)
-
-
-def implied_variance(r_loss_factor: float, pixels: int) -> float:
-    """sigma² of the Gaussian decoder whose negative log-likelihood is r · per-image MSE (plus a constant)."""
-    if r_loss_factor <= 0:
-        raise ValueError(f"r_loss_factor must be > 0 for a decoder likelihood; got {r_loss_factor}")
-    return pixels / (2.0 * r_loss_factor)
-
-
-def decoder_log_likelihood(x: torch.Tensor, x_hat: torch.Tensor, r_loss_factor: float) -> torch.Tensor:
-    """log N(x; x_hat, sigma² I) per row of ``x_hat`` (K·N rows for K draws per image: x repeats), in nats."""
-    x, x_hat = rows(x), rows(x_hat)
-    if len(x_hat) != len(x):
-        x = x.repeat(len(x_hat) // len(x), 1)
-    pixels = x.shape[1]
-    variance = implied_variance(r_loss_factor, pixels)
-    mse = (x - x_hat).square().mean(1)
-    return -r_loss_factor * mse - 0.5 * pixels * (LOG_2PI + math.log(variance))

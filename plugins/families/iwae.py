@@ -5,8 +5,8 @@ log q(z_k|x) and log p(z_k) as extras. The loss is the negative importance-weigh
 
     L_K = E[ log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x) ],
 
-in nats, with the book's decoder likelihood (``gaussian.decoder_log_likelihood``); L_1 is the ELBO and L_K
-rises to log p(x) as K grows. Rows are laid out as the core expects: the first N rows the first draw of
+in nats, with the book's decoder likelihood (``genkit_plugins.vae.loss.decoder_log_likelihood``); L_1 is
+the ELBO and L_K rises to log p(x) as K grows. Rows are laid out as the core expects: the first N rows the first draw of
 each image, and so on, so the decoder sees K·N rows (the model repeats a conditional model's labels).
 """
 
@@ -19,10 +19,10 @@ import torch
 
 from genkit.config import field
 from genkit.contract.components import Loss, SamplerOutput
-from genkit_plugins.vae.loss import per_image_mse
+from genkit_plugins.vae.loss import decoder_log_likelihood, per_image_mse
 from genkit_plugins.vae.sampler import GaussianSampler, standard_normal_like
 
-from .gaussian import decoder_log_likelihood, log_normal, log_standard_normal, wide
+from .gaussian import log_normal, log_standard_normal, wide
 
 
 def iwae_bound(log_weights: torch.Tensor, samples: int) -> torch.Tensor:

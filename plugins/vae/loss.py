@@ -11,6 +11,27 @@ from genkit.config import field
 from genkit.contract.components import Loss, ModelOutput, ModelSpec
 
 
+def implied_variance(r_loss_factor: float, pixels: int) -> float:
+    """sigma² of the Gaussian decoder whose negative log-likelihood is r · per-image MSE (plus a constant):
+    r · sum(e²) / D = sum(e²) / (2 sigma²), so sigma² = D / (2 r) for D pixels."""
+    if r_loss_factor <= 0:
+        raise ValueError(f"r_loss_factor must be > 0 for a decoder likelihood; got {r_loss_factor}")
+    return pixels / (2.0 * r_loss_factor)
+
+
+def decoder_log_likelihood(x: torch.Tensor, x_hat: torch.Tensor, r_loss_factor: float) -> torch.Tensor:
+    """log N(x; x_hat, sigma² I) per row of ``x_hat`` (K·N rows for K draws per image: x repeats), in nats,
+    computed in float32 or wider whatever autocast chose."""
+    x = x.to(torch.promote_types(x.dtype, torch.float32)).flatten(1)
+    x_hat = x_hat.to(torch.promote_types(x_hat.dtype, torch.float32)).flatten(1)
+    if len(x_hat) != len(x):
+        x = x.repeat(len(x_hat) // len(x), 1)
+    pixels = x.shape[1]
+    variance = implied_variance(r_loss_factor, pixels)
+    mse = (x - x_hat).square().mean(1)
+    return -r_loss_factor * mse - 0.5 * pixels * (math.log(2 * math.pi) + math.log(variance))
+
+
 def per_image_mse(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     """Mean squared error over (C, H, W) of each image, in float32 (Keras' ``K.mean(..., axis=[1,2,3])``)."""
     return (x.float() - x_hat.float()).square().flatten(1).mean(dim=1)
@@ -42,18 +63,15 @@ class VAELoss(Loss):
                 f"{self.variance():.4g}")
 
     def variance(self) -> float:
-        """The Gaussian decoder variance under which r_loss_factor * MSE is the NLL up to a constant:
-        r * sum(e^2) / D = sum(e^2) / (2 sigma^2), so sigma^2 = D / (2 r)."""
-        pixels = math.prod(self.spec.input_shape)
-        return pixels / (2 * self.settings.r_loss_factor) if self.settings.r_loss_factor > 0 else math.inf
+        """The Gaussian decoder variance under which r_loss_factor * MSE is the NLL up to a constant (inf at 0)."""
+        if self.settings.r_loss_factor <= 0:
+            return math.inf
+        return implied_variance(self.settings.r_loss_factor, math.prod(self.spec.input_shape))
 
     def log_likelihood(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-        var = self.variance()
-        if not math.isfinite(var):
+        if self.settings.r_loss_factor <= 0:
             raise NotImplementedError("with r_loss_factor 0 the VAE loss implies no decoder likelihood")
-        error = (x.float() - x_hat.float()).square().flatten(1).sum(1)
-        pixels = math.prod(self.spec.input_shape)
-        return -0.5 * error / var - 0.5 * pixels * math.log(2 * math.pi * var)
+        return decoder_log_likelihood(x, x_hat, self.settings.r_loss_factor)
 
     def forward(self, x: torch.Tensor, out: ModelOutput) -> dict[str, torch.Tensor]:
         mse = per_image_mse(x, out.x_hat).mean()
