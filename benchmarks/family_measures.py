@@ -76,8 +76,8 @@ def total_correlation(mu: torch.Tensor, log_var: torch.Tensor, seed: int) -> flo
 def importance_nll(model, images: torch.Tensor, samples: int, r_loss_factor: float, seed: int) -> float:
     """Mean -log p(x) in nats, by importance sampling with ``samples`` draws per image from q(z|x)."""
     from genkit_plugins.families.gaussian import log_normal, log_standard_normal
-    from genkit_plugins.vae.loss import decoder_log_likelihood
     from genkit_plugins.families.iwae import iwae_bound
+    from genkit_plugins.vae.loss import decoder_log_likelihood
 
     gen = torch.Generator().manual_seed(seed)
     per_batch = max(1, 4096 // samples)  # decode about 4096 rows at a time

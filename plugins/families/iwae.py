@@ -19,7 +19,7 @@ import torch
 
 from genkit.config import field
 from genkit.contract.components import Loss, SamplerOutput
-from genkit_plugins.vae.loss import decoder_log_likelihood, per_image_mse
+from genkit_plugins.vae.loss import ImpliedGaussianLikelihood, decoder_log_likelihood, per_image_mse
 from genkit_plugins.vae.sampler import GaussianSampler, standard_normal_like
 
 from .gaussian import log_normal, log_standard_normal, wide
@@ -48,7 +48,7 @@ class ImportanceSampler(GaussianSampler):
         return SamplerOutput(z, {"log_q": log_normal(z, mu_k, log_var_k), "log_p": log_standard_normal(z)})
 
 
-class IWAELoss(Loss):
+class IWAELoss(ImpliedGaussianLikelihood, Loss):
     """``loss = -L_K`` per image, averaged; also the ELBO of the same draws and its parts."""
 
     terms = ("loss", "iwae_bound", "elbo", "log_likelihood", "kl", "mse")

@@ -24,7 +24,7 @@ import torch
 
 from genkit.config import field
 from genkit.contract.components import Loss, ModelSpec
-from genkit_plugins.vae.loss import per_image_mse
+from genkit_plugins.vae.loss import ImpliedGaussianLikelihood, per_image_mse, require_gaussian_posterior
 
 from .gaussian import LOG_2PI, log_normal, log_standard_normal, rows
 
@@ -59,7 +59,7 @@ def tc_decomposition(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
     return {"mi": (log_qz_x - log_qz).mean(), "tc": (log_qz - log_prod).mean(), "dkl": (log_prod - log_pz).mean()}
 
 
-class TCVAELoss(Loss):
+class TCVAELoss(ImpliedGaussianLikelihood, Loss):
     terms = ("loss", "reconstruction", "mi", "tc", "dkl", "kl", "mse")
 
     @dataclasses.dataclass(frozen=True)
@@ -72,10 +72,7 @@ class TCVAELoss(Loss):
 
     def __init__(self, spec: ModelSpec, **settings):
         super().__init__(spec, **settings)
-        missing = {"mu", "log_var"} - set(spec.parameter_names)
-        if missing:
-            raise ValueError(f"the beta-tcvae loss needs the encoder outputs mu and log_var (a Gaussian sampler); "
-                             f"this model's sampler provides {list(spec.parameter_names)}")
+        require_gaussian_posterior(spec, "beta-tcvae")
 
     def forward(self, x, out):
         s = self.settings

@@ -37,7 +37,36 @@ def per_image_mse(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     return (x.float() - x_hat.float()).square().flatten(1).mean(dim=1)
 
 
-class VAELoss(Loss):
+def require_gaussian_posterior(spec: ModelSpec, loss_name: str) -> None:
+    """Refuse, in one line, a model whose sampler does not give the Gaussian posterior's mu and log_var."""
+    missing = {"mu", "log_var"} - set(spec.parameter_names)
+    if missing:
+        raise ValueError(f"the {loss_name} loss needs the encoder outputs mu and log_var (a Gaussian sampler); "
+                         f"this model's sampler provides {list(spec.parameter_names)}")
+
+
+class ImpliedGaussianLikelihood:
+    """The decoder likelihood of a loss weighted by the book's ``r_loss_factor``: the Gaussian whose variance
+    the weight implies. Mixed into every loss with that setting, so each defines the same density."""
+
+    @property
+    def likelihood(self) -> str:
+        return (f"gaussian with the variance r_loss_factor implies: sigma^2 = pixels / (2 * r_loss_factor) = "
+                f"{self.variance():.4g}")
+
+    def variance(self) -> float:
+        """The Gaussian decoder variance under which r_loss_factor * MSE is the NLL up to a constant (inf at 0)."""
+        if self.settings.r_loss_factor <= 0:
+            return math.inf
+        return implied_variance(self.settings.r_loss_factor, math.prod(self.spec.input_shape))
+
+    def log_likelihood(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        if self.settings.r_loss_factor <= 0:
+            raise NotImplementedError(f"with r_loss_factor 0 {type(self).__name__} implies no decoder likelihood")
+        return decoder_log_likelihood(x, x_hat, self.settings.r_loss_factor)
+
+
+class VAELoss(ImpliedGaussianLikelihood, Loss):
     """``loss = r_loss_factor * mse + kl``, each averaged over the batch.
 
     The factor balances reconstruction against the KL term: the book uses 1000 for 28x28 digits and
@@ -52,26 +81,7 @@ class VAELoss(Loss):
 
     def __init__(self, spec: ModelSpec, **settings):
         super().__init__(spec, **settings)
-        missing = {"mu", "log_var"} - set(spec.parameter_names)
-        if missing:
-            raise ValueError(f"the VAE loss needs the encoder outputs mu and log_var (a Gaussian sampler); "
-                             f"this model's sampler provides {list(spec.parameter_names)}")
-
-    @property
-    def likelihood(self) -> str:  # type: ignore[override]
-        return (f"gaussian with the variance r_loss_factor implies: sigma^2 = pixels / (2 * r_loss_factor) = "
-                f"{self.variance():.4g}")
-
-    def variance(self) -> float:
-        """The Gaussian decoder variance under which r_loss_factor * MSE is the NLL up to a constant (inf at 0)."""
-        if self.settings.r_loss_factor <= 0:
-            return math.inf
-        return implied_variance(self.settings.r_loss_factor, math.prod(self.spec.input_shape))
-
-    def log_likelihood(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-        if self.settings.r_loss_factor <= 0:
-            raise NotImplementedError("with r_loss_factor 0 the VAE loss implies no decoder likelihood")
-        return decoder_log_likelihood(x, x_hat, self.settings.r_loss_factor)
+        require_gaussian_posterior(spec, "vae")
 
     def forward(self, x: torch.Tensor, out: ModelOutput) -> dict[str, torch.Tensor]:
         mse = per_image_mse(x, out.x_hat).mean()

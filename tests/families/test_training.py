@@ -9,6 +9,7 @@ batch 64, narrow networks where a recipe's default networks would make the run s
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,25 @@ def test_the_export_generates_without_torch_models(runs, recipe, tmp_path):
     assert images.shape == (6, 1, 28, 28) and np.isfinite(images).all()
     assert 0.0 <= images.min() and images.max() <= 1.0 and images.std() > 0
     assert (tmp_path / "export" / "prior.onnx").is_file() == (recipe == "vq-vae")
+
+
+# The families whose decoder, posterior and prior define a density p(x) (the book's Gaussian decoder likelihood
+# through r_loss_factor, a Gaussian posterior and prior); the others say in one line which member is missing.
+DENSITY = {"beta-vae": True, "beta-tcvae": True, "iwae": True, "cvae": True,
+           "wae-mmd": False, "rae": False, "vq-vae": False}
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_the_likelihood_is_estimated_where_the_family_defines_a_density(runs, recipe):
+    from genkit.evaluation import open_source
+    from genkit.evaluation.data import open_split
+    from genkit.evaluation.likelihood import LikelihoodSettings, likelihood
+
+    source = open_source(runs[recipe][1])
+    lik = likelihood(source, open_split(source, limit=16), LikelihoodSettings(5, 0), progress=False)
+    if DENSITY[recipe]:
+        assert lik["note"] is None and math.isfinite(lik["nll"]), lik
+        assert lik["likelihood"].startswith("gaussian") and "0.392" in lik["likelihood"]  # 784 / (2 · 1000)
+        assert lik["upper_bounds"]["elbo"] >= lik["nll"]
+    else:
+        assert lik["nll"] is None and lik["note"].startswith("no density: "), lik
