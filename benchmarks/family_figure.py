@@ -1,14 +1,11 @@
 """The families scenario as one picture: a panel per claim, a dot per seed and a bar at the mean.
 
-``python -m benchmarks.family_figure RESULT.json`` draws it from a result document, beside it as
-``RESULT-families.png``.
+``benchmarks.figures`` draws it beside the result JSON (``RESULT-families.png``), as the run does and as
+``python -m benchmarks.figures RESULT.json`` does again from a committed result.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
 SWEEP = ("beta-vae, β = 0.5", "vae, z = 10", "beta-vae, β = 4", "beta-vae, β = 16")  # β = 0.5, 1, 4, 16
@@ -66,25 +63,3 @@ def figure(scenario: dict[str, Any]) -> bytes:
                   f"{seeds} seed(s) per model (dots), mean (bar)")
     return png_bytes(fig)
 
-
-def main(argv: list[str] | None = None) -> int:
-    from genkit.files.atomic import write_bytes
-
-    paths = [Path(a) for a in (argv if argv is not None else sys.argv[1:])]
-    if not paths:
-        print("usage: python -m benchmarks.family_figure RESULT.json ...", file=sys.stderr)
-        return 2
-    for path in paths:
-        try:
-            scenario = json.loads(path.read_text(encoding="utf-8"))["scenarios"]["families"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            print(f"{path}: no families scenario in it ({exc})", file=sys.stderr)
-            return 1
-        out = path.with_name(f"{path.stem}-families.png")
-        write_bytes(out, figure(scenario))
-        print(out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
