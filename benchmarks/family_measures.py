@@ -1,10 +1,10 @@
-"""What the families scenario measures on a trained model, each with the families plugin's own math.
+"""What the families scenario measures on a trained model, each with genkit's own math.
 
 - ``Encoded``: one pass over a split: the encoder's outputs, the deterministic codes, the reconstructions and
   their per-image MSE (with the split's labels for a conditional model).
 - ``active_units``: dimensions whose posterior mean varies across images (Cov > 0.01, Burda et al.).
 - ``total_correlation``: TC of the aggregate posterior q(z) = (1/N) Σ_n q(z|x_n) over the N images, one draw
-  per image, log q(z) and Π_d q(z_d) computed against all N posteriors (``tcvae.aggregate_log_density``).
+  per image, log q(z) and Π_d q(z_d) computed against all N posteriors (``genkit.evaluation.aggregate``).
 - ``importance_nll``: -log p(x) by importance sampling with the encoder as proposal, K draws per image
   (``iwae.iwae_bound`` at large K), with the book's Gaussian decoder likelihood, in nats per image.
 - ``Judge``: the evaluation classifier's features and class probabilities, and the prior gap of a set of
@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
@@ -63,12 +62,12 @@ def active_units(mu: torch.Tensor) -> int:
 
 @torch.no_grad()
 def total_correlation(mu: torch.Tensor, log_var: torch.Tensor, seed: int) -> float:
-    from genkit_plugins.families.tcvae import aggregate_log_density
+    from genkit.evaluation.aggregate import aggregate_log_density
 
     mu, log_var = mu.flatten(1).double(), log_var.flatten(1).double()
     eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     z = mu + torch.exp(log_var / 2) * eps
-    log_qz, log_prod = aggregate_log_density(z, mu, log_var, math.log(len(mu)))
+    log_qz, log_prod = aggregate_log_density(z, mu, log_var)
     return float((log_qz - log_prod).mean())
 
 

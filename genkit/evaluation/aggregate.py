@@ -43,19 +43,35 @@ def _rows(t):
     return torch.as_tensor(np.asarray(t) if not isinstance(t, torch.Tensor) else t).double().flatten(1)
 
 
-def aggregate_log_density(z, mu, log_var) -> tuple[Any, Any]:
-    """log q(z_i) and Σ_d log q(z_i,d) (M,) under the mixture of the N diagonal Gaussians (mu, log_var)."""
+def _wide_rows(t):
+    """A tensor as (N, D) in its own precision, float32 at least, so that a loss keeps its gradients; anything
+    else as float64 (``_rows``)."""
     import torch
 
-    z, mu, log_var = _rows(z), _rows(mu), _rows(log_var)
+    if isinstance(t, torch.Tensor):
+        return t.to(torch.promote_types(t.dtype, torch.float32)).flatten(1)
+    return _rows(t)
+
+
+def aggregate_log_density(z, mu, log_var, log_normaliser: float | None = None) -> tuple[Any, Any]:
+    """log q(z_i) and Σ_d log q(z_i,d) (M,) under the mixture of the N diagonal Gaussians (mu, log_var).
+
+    ``log_normaliser`` is log N (the mixture density itself) unless given: β-TCVAE's training loss passes its
+    minibatch-weighted sampling normaliser log(dataset size · M). Tensors keep their precision (float32 at
+    least) and their gradients; arrays are scored in float64.
+    """
+    import torch
+
+    z, mu, log_var = _wide_rows(z), _wide_rows(mu), _wide_rows(log_var)
     count, size = mu.shape
+    normaliser = math.log(count) if log_normaliser is None else log_normaliser
     inv_var = torch.exp(-log_var)
     chunk = max(1, CHUNK_ELEMENTS // max(count * size, 1))
     joint, marginal = [], []
     for part in torch.split(z, chunk):
         per_dim = -0.5 * (LOG_2PI + log_var + (part[:, None, :] - mu).square() * inv_var)  # (m, N, D)
-        joint.append(torch.logsumexp(per_dim.sum(2), dim=1) - math.log(count))
-        marginal.append((torch.logsumexp(per_dim, dim=1) - math.log(count)).sum(1))
+        joint.append(torch.logsumexp(per_dim.sum(2), dim=1) - normaliser)
+        marginal.append((torch.logsumexp(per_dim, dim=1) - normaliser).sum(1))
     return torch.cat(joint), torch.cat(marginal)
 
 

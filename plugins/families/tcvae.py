@@ -11,8 +11,8 @@ minibatch with the paper's minibatch-weighted sampling (MWS): for the M draws z_
 training set of N images, log q(z_i) ≈ logsumexp_j log q(z_i | x_j) - log(N·M), and log q(z_id) likewise
 per dimension. With that normaliser (the paper's and its code's) MI and TC carry the constants log N and
 (D - 1)·log N and DKL their negative: the three still add up to the KL estimate, and the gradients are
-those of the paper. ``aggregate_log_density`` is also the evaluation's estimator, with the whole data set
-as the batch and normaliser log N (then it is the aggregate posterior's density itself).
+those of the paper. The mixture density is the evaluation's own (``genkit.evaluation.aggregate``), which
+uses the whole data set as the batch and normaliser log N (then it is the aggregate posterior's density).
 """
 
 from __future__ import annotations
@@ -24,29 +24,10 @@ import torch
 
 from genkit.config import field
 from genkit.contract.components import Loss, ModelSpec
+from genkit.evaluation.aggregate import aggregate_log_density
 from genkit_plugins.vae.loss import ImpliedGaussianLikelihood, per_image_mse, require_gaussian_posterior
 
-from .gaussian import LOG_2PI, log_normal, log_standard_normal, rows
-
-CHUNK = 256  # rows of z scored against every component at once: CHUNK x components x D floats
-
-
-def aggregate_log_density(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
-                          log_normaliser: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """log q(z_i) and log Π_d q(z_id) per row of z (M,) under the mixture of the posteriors (mu, log_var) (R, D).
-
-    ``log q(z_i) = logsumexp_j log N(z_i; mu_j, var_j) - log_normaliser``, and for each dimension alike
-    (then summed). Rows of z are taken CHUNK at a time, so a whole test set fits in memory.
-    """
-    z, mu, log_var = rows(z), rows(mu), rows(log_var)
-    inv_var = torch.exp(-log_var)
-    joint, marginals = [], []
-    for part in torch.split(z, CHUNK):
-        # (m, R, D): log N(z_id; mu_jd, var_jd) for every row i of the chunk and every posterior j
-        per_dim = -0.5 * (LOG_2PI + log_var + (part[:, None, :] - mu).square() * inv_var)
-        joint.append(torch.logsumexp(per_dim.sum(2), dim=1) - log_normaliser)
-        marginals.append((torch.logsumexp(per_dim, dim=1) - log_normaliser).sum(1))
-    return torch.cat(joint), torch.cat(marginals)
+from .gaussian import log_normal, log_standard_normal
 
 
 def tc_decomposition(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
