@@ -5,8 +5,8 @@
 - ``active_units``: dimensions whose posterior mean varies across images (Cov > 0.01, Burda et al.).
 - ``total_correlation``: TC of the aggregate posterior q(z) = (1/N) Σ_n q(z|x_n) over the N images, one draw
   per image, log q(z) and Π_d q(z_d) computed against all N posteriors (``genkit.evaluation.aggregate``).
-- ``importance_nll``: -log p(x) by importance sampling with the encoder as proposal, K draws per image
-  (``iwae.iwae_bound`` at large K), with the book's Gaussian decoder likelihood, in nats per image.
+- ``importance_nll``: -log p(x) by importance sampling with the encoder as proposal, K draws per image, in
+  nats per image: ``genkit evaluate``'s estimator (``genkit.evaluation.likelihood``) on the run folder.
 - ``Judge``: the evaluation classifier's features and class probabilities, and the prior gap of a set of
   generated images (their Fréchet distance to the model's own reconstructions of the test images).
 """
@@ -71,26 +71,17 @@ def total_correlation(mu: torch.Tensor, log_var: torch.Tensor, seed: int) -> flo
     return float((log_qz - log_prod).mean())
 
 
-@torch.no_grad()
-def importance_nll(model, images: torch.Tensor, samples: int, r_loss_factor: float, seed: int) -> float:
-    """Mean -log p(x) in nats, by importance sampling with ``samples`` draws per image from q(z|x)."""
-    from genkit_plugins.families.gaussian import log_normal, log_standard_normal
-    from genkit_plugins.families.iwae import iwae_bound
-    from genkit_plugins.vae.loss import decoder_log_likelihood
+def importance_nll(run, images: int, samples: int, seed: int) -> float | None:
+    """Mean -log p(x) in nats of the first ``images`` test images, K = ``samples`` draws each from q(z|x):
+    ``genkit evaluate``'s estimator on the run folder, through the model's own density members (None: none)."""
+    from genkit.evaluation import open_source
+    from genkit.evaluation.data import open_split
+    from genkit.evaluation.likelihood import LikelihoodSettings, likelihood
 
-    gen = torch.Generator().manual_seed(seed)
-    per_batch = max(1, 4096 // samples)  # decode about 4096 rows at a time
-    total = 0.0
-    for i in range(0, len(images), per_batch):
-        x = images[i:i + per_batch]
-        params = model.encode(x)
-        mu, log_var = params["mu"].float(), params["log_var"].float()
-        mu_k, log_var_k = mu.repeat(samples, 1), log_var.repeat(samples, 1)
-        z = mu_k + torch.exp(log_var_k / 2) * torch.randn(mu_k.shape, generator=gen)
-        log_w = (decoder_log_likelihood(x, model.decoder(z).float(), r_loss_factor) + log_standard_normal(z)
-                 - log_normal(z, mu_k, log_var_k))
-        total += float(-iwae_bound(log_w.double(), samples).sum())
-    return total / len(images)
+    source = open_source(run)
+    result = likelihood(source, open_split(source, limit=images), LikelihoodSettings(samples, 0), seed=seed,
+                        progress=False)
+    return result["nll"]
 
 
 @torch.no_grad()

@@ -93,14 +93,15 @@ def train(ctx: Context, sizes: FamilySizes, label: str, recipe: str, overrides: 
     config = build_config(get_registry(), recipe, overrides=[*ctx.base_overrides(), *extra])
     name = "".join(c if c.isalnum() or c in "-." else "-" for c in label)
     # The trainer's own per-epoch test pass is cut short: the measures below cover the test split.
-    trainer = Trainer(config, ctx.workdir / NAME / f"{name}-seed{seed}", progress=False, log=lambda line: None,
+    run = ctx.workdir / NAME / f"{name}-seed{seed}"
+    trainer = Trainer(config, run, progress=False, log=lambda line: None,
                       dataset=SlicedData(ctx.dataset(), sizes.limit, 256))
     trainer.run()
-    return trainer.model.eval(), trainer.train_split
+    return trainer.model.eval(), trainer.train_split, run
 
 
 @torch.no_grad()
-def measure(model, train_split, test, judge, sizes: FamilySizes, extras: tuple[str, ...], seed: int) -> dict:
+def measure(model, run, train_split, test, judge, sizes: FamilySizes, extras: tuple[str, ...], seed: int) -> dict:
     from genkit.contract.model import cycle_labels
     from genkit.contract.priors import CategoricalPrior, DiagonalGaussianPrior
 
@@ -115,8 +116,7 @@ def measure(model, train_split, test, judge, sizes: FamilySizes, extras: tuple[s
         out["active units"] = fm.active_units(mu)
         out["TC"] = fm.total_correlation(mu[: sizes.tc_images], log_var[: sizes.tc_images], seed)
     if "nll" in extras:
-        r = float(model.config.loss.r_loss_factor)
-        out["NLL (nats)"] = fm.importance_nll(model, images[: sizes.nll_images], sizes.nll_samples, r, seed)
+        out["NLL (nats)"] = fm.importance_nll(run, sizes.nll_images, sizes.nll_samples, seed)
     gen = torch.Generator().manual_seed(seed)
     count = sizes.vq_samples if "uniform-codes" in extras else sizes.samples
     drawn = cycle_labels(count, model.spec.classes)
@@ -156,9 +156,9 @@ def run(ctx: Context, sizes: FamilySizes | None = None) -> Result:
     for label, recipe, overrides, extras in MODELS:
         for seed in range(sizes.seeds):
             ctx.log(f"  families: training {label}, seed {seed}")
-            model, train_split = train(ctx, sizes, label, recipe, overrides, seed)
+            model, train_split, run = train(ctx, sizes, label, recipe, overrides, seed)
             scores.setdefault(label, []).append(
-                {"seed": seed, **measure(model, train_split, test, judge, sizes, extras, seed)})
+                {"seed": seed, **measure(model, run, train_split, test, judge, sizes, extras, seed)})
     rows = [summary_row(label, recipe, overrides, sizes, scores[label]) for label, recipe, overrides, _ in MODELS]
     images = "all" if not sizes.limit else sizes.limit
     return Result(rows=rows, targets=targets(scores), details=scores, notes=[
