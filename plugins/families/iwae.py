@@ -5,7 +5,7 @@ log q(z_k|x) and log p(z_k) as extras. The loss is the negative importance-weigh
 
     L_K = E[ log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x) ],
 
-in nats, with the book's decoder likelihood (``genkit_plugins.vae.loss.decoder_log_likelihood``); L_1 is
+in nats, with the book's decoder likelihood (``ImpliedGaussianLikelihood.log_likelihood``); L_1 is
 the ELBO and L_K rises to log p(x) as K grows. Rows are laid out as the core expects: the first N rows the first draw of
 each image, and so on, so the decoder sees K·N rows (the model repeats a conditional model's labels).
 """
@@ -19,7 +19,7 @@ import torch
 
 from genkit.config import field
 from genkit.contract.components import Loss, SamplerOutput
-from genkit_plugins.vae.loss import ImpliedGaussianLikelihood, decoder_log_likelihood, per_image_mse
+from genkit_plugins.vae.loss import ImpliedGaussianLikelihood, per_image_mse
 from genkit_plugins.vae.sampler import GaussianSampler, standard_normal_like
 
 from .gaussian import log_normal, log_standard_normal, wide
@@ -64,7 +64,7 @@ class IWAELoss(ImpliedGaussianLikelihood, Loss):
             raise ValueError(f"the iwae loss needs the sampler's extras log_q and log_p (the 'importance' sampler); "
                              f"missing {missing}")
         samples = len(out.z) // len(x)
-        log_likelihood = decoder_log_likelihood(x, out.x_hat, self.settings.r_loss_factor)
+        log_likelihood = self.log_likelihood(x, out.x_hat)  # the density the evaluation scores too
         kl = wide(out.extras["log_q"]) - wide(out.extras["log_p"])
         log_weights = log_likelihood - kl
         bound = iwae_bound(log_weights, samples).mean()
