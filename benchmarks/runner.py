@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from genkit.files import atomic
+from genkit.files.outputs import make_parent
 
 from . import scenarios
 from .context import Context
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> i
     torch.set_num_threads(args.threads)
     command = " ".join([prog, *(argv if argv is not None else sys.argv[1:])])
     atomic.check_writable((args.out or RESULTS) / "result.json")  # now, not after the scenarios have run
+    if args.out is not None:
+        make_parent(args.out)  # the folders above the one named are made, and named
     workdir = Path(tempfile.mkdtemp(prefix="genkit-bench-"))
     try:
         ctx = Context(SIZES[args.mode], args.threads, workdir)

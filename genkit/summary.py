@@ -138,7 +138,10 @@ def summarize_model(model: GenerativeModel) -> dict[str, Any]:
 def summarize_recipe(registry: Registry, recipe: str, file: str | Path | None = None,
                      overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Build ``recipe`` as a run would (recipe defaults, TOML file, ``--set`` overrides) and summarise it."""
+    from genkit.memory import check_model_fits
+
     config = build_config(registry, recipe, file, overrides)
+    check_model_fits(config, DUMMY_BATCH, training=False, registry=registry)  # before allocating it
     summary = summarize_model(build_model(config, registry))
     for part in summary["components"].values():
         part["plugin"] = registry.component(part["kind"], part["name"]).plugin

@@ -28,7 +28,10 @@ def download_command(name: str, force: bool, directory: Path | None) -> None:
     GENKIT_DATA_MIRROR replaces the mirror list with one base URL.
     """
     from genkit.data.download import download
+    from genkit.files.outputs import check_output
 
+    if directory is not None:
+        check_output(directory, what="data folder")
     folder = download(name, directory, force=force)
     click.echo(f"{name} is in {folder}")
 

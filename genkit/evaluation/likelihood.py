@@ -111,6 +111,19 @@ def log_weights(density: Density, source: Source, images: np.ndarray, labels: np
     return out
 
 
+def check_fits(settings: LikelihoodSettings, images: int) -> None:
+    """Refuse, before any work, a K whose (K, N) float64 log-weights cannot be held (twice, while joined)."""
+    from genkit.memory import require_fits
+
+    count = min(settings.images, images) if settings.images else images
+    if settings.samples <= 0 or count <= 0:
+        return
+    per_sample = count * 8 * 2
+    require_fits(f"--nll-samples {settings.samples}", settings.samples * per_sample,
+                 f"{settings.samples:,} x {count} images of float64 log-weights",
+                 fix=lambda free: f"at most --nll-samples {free // per_sample:,} fit (or lower --nll-images)")
+
+
 def proposal_generator(seed: int):
     """The CPU torch generator of the proposal draws, seeded from numpy apart from the other streams."""
     import torch

@@ -58,6 +58,21 @@ def check_writable(path: str | os.PathLike) -> None:
     raise WriteError(f"cannot write {path}: {describe(OSError(code, os.strerror(code)), path)}")
 
 
+def check_writable_output(path: str | os.PathLike, folder: bool = False) -> None:
+    """Fail now rather than after the work when the file (or, with ``folder``, the folder) ``path`` cannot
+    be written: a folder where the file goes or a file where the folder goes, or no permission to write."""
+    path = Path(path)
+    if folder and path.is_dir():
+        if os.access(path, os.W_OK | os.X_OK):
+            return
+        code = errno.EROFS if os.statvfs(path).f_flag & os.ST_RDONLY else errno.EACCES
+        raise WriteError(f"cannot write {path}: {REASONS[code]}")
+    if path.is_dir() or (folder and (path.exists() or path.is_symlink())):
+        kind = "a folder, not a file" if path.is_dir() else "a file, not a folder"
+        raise WriteError(f"cannot write {path}: it is {kind}; move it away")
+    check_writable(path)
+
+
 @contextlib.contextmanager
 def reported(path: str | os.PathLike) -> Iterator[None]:
     """Turn an ``OSError`` raised while writing ``path`` into one ``WriteError`` naming it and the reason."""

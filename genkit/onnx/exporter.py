@@ -3,7 +3,8 @@
 ``dynamo`` (``torch.onnx.export(dynamo=True)``, torch.export + onnxscript) is tried first: it is the
 exporter torch maintains. It has had numeric and fusion bugs around ConvTranspose and BatchNorm, so the
 caller verifies its graph and falls back to ``torchscript`` (``dynamo=False``, the tracing exporter)
-when it fails or does not match the torch model.
+when it fails or does not match the torch model. What the exporters print themselves goes to a log
+file (``DIAGNOSTICS_LOG``), never to the terminal: the caller reports a failure in one line.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import io
 import logging
 import os
 import re
+import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import onnx
 import torch
@@ -31,20 +35,86 @@ class ExporterFailure(Exception):
     """One exporter could not produce a graph; the message is its first line of explanation."""
 
 
+# Where the exporters' own output goes: the TorchScript exporter dumps its whole IR graph when it fails,
+# from C++ straight to the process's stderr, and the dynamo exporter prints its progress. None of it is
+# for the terminal (a refused opset would be 45 lines); all of it is kept here for whoever debugs one.
+DIAGNOSTICS_LOG = Path(tempfile.gettempdir()) / "genkit-onnx-exporter.log"
+LOG_LIMIT = 8 * 2**20
+
+
 @contextlib.contextmanager
 def _quiet():
-    """Silence the exporters' progress prints, warnings and log lines; errors still propagate."""
+    """Send the exporters' prints, warnings, log lines and C++ output to ``DIAGNOSTICS_LOG``; errors still
+    propagate."""
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
+    printed = io.StringIO()
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
+                _diverted_descriptors() as native:
             warnings.simplefilter("ignore")
             yield
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
+        _keep(printed.getvalue() + native.getvalue())
+
+
+class _Captured:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def getvalue(self) -> str:
+        return self.text
+
+
+@contextlib.contextmanager
+def _diverted_descriptors():
+    """File descriptors 1 and 2 into a temporary file for the block (what C++ code prints goes there)."""
+    captured = _Captured()
+    _flush()
+    try:
+        saved = (os.dup(1), os.dup(2))
+    except OSError:  # no standard streams to divert
+        yield captured
+        return
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield captured
+        finally:
+            _flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.text = sink.read().decode("utf-8", "replace")
+
+
+def _flush() -> None:
+    """Python's and C's buffered output, so that it lands on the side of the diversion it was written on."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+
+
+def _keep(text: str) -> None:
+    """Append the exporters' output to the diagnostics log; a log that cannot be written costs nothing."""
+    if not text.strip():
+        return
+    with contextlib.suppress(OSError):  # started afresh once large: it is for the latest failures
+        if DIAGNOSTICS_LOG.stat().st_size > LOG_LIMIT:
+            DIAGNOSTICS_LOG.unlink()
+    with contextlib.suppress(OSError), open(DIAGNOSTICS_LOG, "a", encoding="utf-8") as log:
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}\n{text.rstrip()}\n")
 
 
 def export_module(module: torch.nn.Module, examples: Sequence[torch.Tensor], input_names: Sequence[str],

@@ -78,7 +78,8 @@ def metric_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             ("latent shape", shape_text(s["latent_shape"])), ("prior", s.get("prior") or "n/a"),
             ("condition", f"{s['classes']} classes" if s.get("classes") else "none"),
             ("data", f"{d['name']} {d['split']}, {d['images']} images")]
-    rows += [(f"loss term: {term}", pm(stats)) for term, stats in result["loss"].items()]
+    rows += [(f"loss term: {term}", pm(stats) + (f" (per batch of {stats['per_batch']})" if "per_batch" in stats
+                                                 else "")) for term, stats in result["loss"].items()]
     if not result["loss"]:
         rows.append(("loss terms", result.get("loss_note") or "n/a"))
     rule = g.get("prior", "model")
@@ -181,7 +182,7 @@ def build_report(paths: list[str], out_dir: str | None = None, *, data: str | No
         source_kind(source)
     default = Path(paths[0]) / "report"
     path = (Path(out_dir) if out_dir else default) / REPORT_FILE
-    check_output(path, inputs=(*paths, spec_path(data)), what="report", allowed=default)
+    check_output(path, inputs=(*paths, spec_path(data)), what="report", allowed=default, creates=path.parent)
     sources = [open_source(source) for source in paths]
     results, figures = [], []
     for source in sources:

@@ -15,7 +15,6 @@ Torch-free, so that commands which only need to recognise a run folder do not im
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from genkit import __version__
 from genkit.contract.registry import COMPONENT_KINDS as KINDS
 from genkit.errors import GenkitError, RunFolderError, warn
 from genkit.files import atomic
+from genkit.versions import warn_if_newer
 
 if TYPE_CHECKING:
     from genkit.config import RunConfig
@@ -69,12 +69,6 @@ def find_launch_run(root: str | Path, launch_id: str) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _version(text: Any) -> tuple[int, ...]:
-    """The leading numbers of a version string (``"0.10.2rc1"`` -> (0, 10, 2)); () when there are none."""
-    match = re.match(r"\d+(\.\d+)*", str(text))
-    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
-
-
 def _check_consistent(document: dict[str, Any], path: Path) -> None:
     """Refuse a document whose recipe or recorded components disagree with its own configuration."""
     config = document["config"]
@@ -114,9 +108,7 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
             f"this genkit {__version__} reads format {FORMAT_VERSION} or older: upgrade genkit"
         )
     _check_consistent(document, path)
-    if _version(document.get("genkit_version")) > _version(__version__):
-        warn(f"{run_dir} was written by genkit {document.get('genkit_version')}, newer than this {__version__}; "
-             f"it is read as format {version}, but upgrading genkit is safer")
+    warn_if_newer(str(run_dir), document.get("genkit_version"), f"it is read as format {version}")
     return document
 
 

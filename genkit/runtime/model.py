@@ -25,6 +25,7 @@ from genkit.export_contract import (
 from genkit.export_contract.metadata import GraphMetadata, check_same_export, from_props
 from genkit.runtime.batch_parallel import BatchParallelSession
 from genkit.runtime.inputs import InputError, check_count, check_images, check_labels, check_latents
+from genkit.runtime.integrity import check_export
 from genkit.runtime.prior import HostPrior
 from genkit.runtime.sessions import SPINNING, GraphSession
 from genkit.runtime.signatures import check_signature
@@ -72,6 +73,7 @@ class ExportedModel:
         self._meta = parsed[ENCODER]
         for graph, session in sessions.items():
             check_signature(session, self._meta, graph)
+        check_export(self.path, self._meta, sessions, self.precisions)  # what the graphs do, not what they say
         self.encoder, self.decoder = sessions[ENCODER], sessions[DECODER]
         self.prior_graph = sessions.get(PRIOR)
         self.metadata: dict[str, Any] = {

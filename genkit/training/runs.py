@@ -72,6 +72,16 @@ def read_data(config):
     return dataset
 
 
+def check_fits(config, dataset, device) -> None:
+    """Refuse, before the model is built, a model and batch that cannot fit in the device's memory."""
+    from genkit.memory import check_model_fits
+
+    images = len(dataset.split("train"))
+    largest = max([config.training.batch_size, *(s.batch_size for s in config.stages if s.batch_size)])
+    batch = max(1, min(largest, config.training.limit or images, images))  # a batch holds at most the split
+    check_model_fits(config, batch, training=True, device=device)
+
+
 def train_here(dist, config, out, resume_dir, progress: bool = True, echo: Echo = print,
                callbacks: Sequence[Any] = ()):
     """Train in this process (alone, or as one torchrun worker); the ``TrainResult``.
@@ -80,11 +90,13 @@ def train_here(dist, config, out, resume_dir, progress: bool = True, echo: Echo 
     before the run folder exists; a new run that fails before its first checkpoint removes it again.
     """
     from genkit.run import checkpoint as ckpt
+    from genkit.training.device import resolve_device
     from genkit.training.loop import Trainer
 
     def trainer_for(settings):
-        return Trainer(settings, None, progress=progress, dist=dist, dataset=read_data(settings),
-                       callbacks=callbacks)
+        dataset = read_data(settings)
+        check_fits(settings, dataset, resolve_device(settings.training.device))
+        return Trainer(settings, None, progress=progress, dist=dist, dataset=dataset, callbacks=callbacks)
 
     trainer = trainer_for(config)
     made: list[Path] = []  # the folders this process creates for a new run: undone if it fails to start
@@ -95,7 +107,8 @@ def train_here(dist, config, out, resume_dir, progress: bool = True, echo: Echo 
         echo(f"training {chosen.recipe} on {chosen.data.name} into {run_dir}"
              + _batch_note(dist, chosen.training.batch_size))
     try:
-        return trainer.into(run_dir, resume).run()
+        trainer.into(run_dir, resume).callbacks.check_outputs(trainer)  # every writer, before the first step
+        return trainer.run()
     except BaseException as exc:
         from genkit.training.stop_signals import TrainingInterrupted
 
@@ -141,8 +154,8 @@ def new_run_folder(config, out) -> tuple[Path, list[Path]]:
 
     if out:
         # not inside what the run reads: an image folder would take the run's sample grids for data
+        made = atomic.missing_folders(out)  # the run folder and the folders above it that check_output makes
         check_output(out, inputs=(spec_path(config.data.name),), what="run folder")
-        made = atomic.missing_folders(out)
         return ckpt.prepare_run_dir(out), made
     made = atomic.missing_folders("runs")
     folder = ckpt.new_run_dir("runs", config.recipe)
@@ -170,8 +183,9 @@ def launch_workers(config, recipe, config_file, sets: Sequence[str], out, resume
     # Every worker would fail on broken data, an unbuildable model or a precision the device lacks, each
     # saying so: say it once, here. The trial trainer is built on the CPU; the GPUs are the workers'.
     autocast(device, config.training.precision)
-    Trainer(config.replace("training", device="cpu", precision="fp32"), None, progress=False,
-            dataset=read_data(config))
+    dataset = read_data(config)
+    check_fits(config, dataset, device)
+    Trainer(config.replace("training", device="cpu", precision="fp32"), None, progress=False, dataset=dataset)
     args: list[str] = []
     made: list[Path] = []
     if resume_dir:

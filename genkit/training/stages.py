@@ -14,6 +14,7 @@ import dataclasses
 import torch
 
 from genkit.config import RunConfig
+from genkit.errors import ConfigError
 
 MAIN = "main"  # the first stage's name; recipes may not reuse it
 
@@ -38,6 +39,10 @@ def stages_of(config: RunConfig) -> tuple[Stage, ...]:
     t = config.training
     stages = [Stage(0, MAIN, None, (), t.epochs, 0, t.lr, t.batch_size)]
     for s in config.stages:
+        if t.schedule == "cosine" and s.lr is not None and t.min_lr > s.lr:
+            # each stage's cosine falls from its own lr to training.min_lr: a rate below it would rise
+            raise ConfigError(f"stages.{s.name}.lr ({s.lr:g}) is below training.min_lr ({t.min_lr:g}): the cosine "
+                              f"schedule falls from a stage's lr to min_lr; set min_lr <= every stage's lr")
         before = stages[-1].last_epoch
         stages.append(Stage(len(stages), s.name, s.name, tuple(s.trains), s.epochs, before,
                             t.lr if s.lr is None else s.lr, t.batch_size if s.batch_size is None else s.batch_size))

@@ -67,6 +67,20 @@ def _(w):
 
 
 
+# -- settings that pass their own checks but contradict each other -------------------------------------
+
+@case("cosine-min-lr-above-lr", r"training\.min_lr \(0\.01\) is above training\.lr \(0\.001\): the cosine schedule "
+                                r"falls from lr to min_lr")
+def _(w):
+    return w.train("--set", "training.schedule=\"cosine\"", "--set", "training.min_lr=0.01", "--lr", "0.001")
+
+
+@case("cosine-stage-lr-below-min-lr", r"stages\.prior\.lr \(0\.0001\) is below training\.min_lr \(0\.0002\)")
+def _(w):
+    return w.train("--set", "stages.prior.lr=0.0001", "--set", "training.schedule=\"cosine\"",
+                   "--set", "training.min_lr=0.0002", recipe="vq-vae")
+
+
 # -- numbers that are not numbers: NaN passes a `< min` check, and neither NaN nor inf is a setting ----
 
 @case("set-lr-nan", r"training\.lr must be a finite number, got nan")

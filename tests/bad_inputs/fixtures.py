@@ -20,22 +20,29 @@ from genkit.training import Trainer
 
 
 @functools.cache
-def trained_run(npz: Path, base: Path) -> Path:
-    run = base / "good-run"
+def trained_run(npz: Path, base: Path, recipe: str = "vae", name: str = "good-run") -> Path:
+    """A one-epoch run of ``recipe`` on 64 images."""
+    run = base / name
     run.mkdir()
-    config = build_config(get_registry(), "vae", None,
+    config = build_config(get_registry(), recipe, None,
                           quick_overrides(npz, **{"training.epochs": 1, "training.limit": 64}))
     Trainer(config, run, progress=False).run()
     return run
 
 
 @functools.cache
-def exported_run(run: Path, base: Path) -> Path:
-    out = base / "good-export"
+def exported_run(run: Path, base: Path, name: str = "good-export", *exporter: str) -> Path:
+    out = base / name
     result = subprocess.run([sys.executable, "-m", "genkit", "export", "--onnx", str(run), "-o", str(out),
-                             "--quiet"], capture_output=True, text=True, timeout=300, cwd=base)
+                             *exporter, "--quiet"], capture_output=True, text=True, timeout=300, cwd=base)
     assert result.returncode == 0, result.stderr
     return out
+
+
+def conditional_export(npz: Path, base: Path) -> Path:
+    """A one-epoch ``cvae`` (conditional on the 10 classes) and its export (the quick TorchScript exporter)."""
+    run = trained_run(npz, base, "cvae", "good-cvae-run")
+    return exported_run(run, base, "good-cvae-export", "--exporter", "torchscript")
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +53,8 @@ def good_run(small_npz, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def good_export(good_run, tmp_path_factory) -> Path:
     return exported_run(good_run, tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def good_cvae_export(small_npz, tmp_path_factory) -> Path:
+    return conditional_export(small_npz, tmp_path_factory.getbasetemp())

@@ -116,6 +116,15 @@ def _simulate_read_only(monkeypatch, place: Path) -> None:
                         and access(path, mode, **kw))
 
 
+@contextlib.contextmanager
+def read_only_folder(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``folder`` (made here, empty) read-only for the block: a tmpfs remounted read-only, else simulated."""
+    with _tmpfs(folder) as mounted:
+        if not (mounted and _run("mount", "-o", "remount,ro", str(folder))):
+            _simulate_read_only(monkeypatch, folder)
+        yield
+
+
 @pytest.fixture(params=KINDS)
 def place(request, tmp_path, monkeypatch) -> Iterator[Place]:
     """Each kind of unwritable place in turn, under the test's folder; unmounted when the test ends."""

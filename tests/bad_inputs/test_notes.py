@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bad_inputs.harness import invoke
-from bad_inputs.registry import Workspace
+from bad_inputs.registry import Workspace, set_onnx_metadata
 
 
 def _rgb_folder(w: Workspace) -> list[str]:
@@ -35,6 +35,13 @@ def _newer_genkit(w: Workspace) -> list[str]:
     return ["generate", str(run), "-n", "4", "-o", str(w.root / "grid.png")]
 
 
+def _export_of_a_newer_genkit(w: Workspace) -> list[str]:
+    export = w.export()
+    for graph in export.glob("*.onnx"):
+        set_onnx_metadata(graph, "genkit.genkit_version", json.dumps("99.0"))
+    return ["generate", str(export), "-n", "4", "-o", str(w.root / "grid.png")]
+
+
 NOTES = {
     "rgb-folder-read-as-grayscale": (_rgb_folder, r"holds RGB images .* reads them as grayscale"),
     "genkit-data-incomplete": (_incomplete_genkit_data,
@@ -42,6 +49,7 @@ NOTES = {
                                r"ubyte, t10k-labels-idx1-ubyte; reading dataset fashion-mnist from /usr/share/"
                                r"datasets/fashion-mnist instead"),
     "run-of-a-newer-genkit": (_newer_genkit, r"was written by genkit 99\.0, newer than this"),
+    "export-of-a-newer-genkit": (_export_of_a_newer_genkit, r"export was written by genkit 99\.0, newer than this"),
 }
 
 

@@ -9,6 +9,7 @@ import onnx
 import pytest
 from onnx import helper
 
+import genkit
 from genkit.errors import ExportError
 from genkit.runtime import ExportedModel, InputError, ProviderError, cuda_available, open_source, source_kind
 from genkit.runtime.run_model import RunModel
@@ -162,7 +163,8 @@ DAMAGE = {
                              "the prior's family is 'flow'; the families the runtime samples are diagonal-gaussian, "
                              "gaussian-mixture, categorical, network"),
     "format 1": (lambda d: [rewrite_metadata(d / f, format=1) for f in ("encoder.onnx", "decoder.onnx")],
-                 "has export format 1 (genkit 0.1.0); this genkit reads format 2: re-export the run with this genkit"),
+                 f"has export format 1 (genkit {genkit.__version__}); this genkit reads format 2: re-export the run "
+                 f"with this genkit"),
     "bad json": (lambda d: rewrite_metadata(d / "encoder.onnx", config="{not json"), "genkit.config is not valid JSON"),
     "newer format": (lambda d: [rewrite_metadata(d / f, format=99) for f in ("encoder.onnx", "decoder.onnx")],
                      "has export format 99"),
