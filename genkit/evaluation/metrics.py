@@ -1,9 +1,10 @@
 """``evaluate``: every metric of one source on one dataset split, as one JSON-able dictionary.
 
-One pass over the split gathers each image's loss terms (with host-drawn noise), its deterministic
-reconstruction error, its posterior parameters and the classifier's view of it; then N latent points
-drawn from the prior are decoded and scored against the real images. The same ``seed`` gives the same
-numbers for a run folder and for its export.
+The loss terms are scored as the trainer scores its test split (``split_terms``: its batches, its
+noise, terms that are statistics of a batch reported per batch). One pass over the split gathers each
+image's deterministic reconstruction error, its posterior parameters and the classifier's view of it;
+then N latent points drawn from the prior are decoded and scored against the real images. The same
+``seed`` gives the same numbers for a run folder and for its export.
 
 A model whose sampler, loss and prior define a density (``genkit.evaluation.density``) also gets the
 importance-sampled negative log-likelihood with the ELBO and IWAE bounds (``likelihood``, a second pass
@@ -33,9 +34,11 @@ from genkit.evaluation.density import density_of
 from genkit.evaluation.generation import generation_metrics
 from genkit.evaluation.latent import latent_statistics
 from genkit.evaluation.likelihood import LikelihoodSettings, likelihood
+from genkit.evaluation.likelihood import check_fits as check_likelihood_fits
 from genkit.evaluation.priors import check_prior, prior_rule
 from genkit.evaluation.reconstruction import mean_std, per_class, per_image_mse, psnr
 from genkit.evaluation.source import Source
+from genkit.evaluation.split_terms import split_terms
 
 
 def evaluate(source: Source, data: str | None = None, split: str = "test", limit: int = 0, seed: int = 0,
@@ -60,6 +63,7 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
         chosen = chosen.limit(limit)
     if len(chosen) < 2:
         raise DataError(f"evaluation needs at least two images; the {split} split has {len(chosen)}")
+    check_likelihood_fits(nll or LikelihoodSettings(), len(chosen))  # before minutes of work, not after
     names = class_names(chosen)
     if source.conditional and chosen.labels is None:
         raise DataError(f"{source.recipe} is conditional on class labels, and the {split} split of "
@@ -69,9 +73,7 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
 
     from genkit.progress import Progress
 
-    generator = source.noise_generator(seed)
     progress = Progress(-(-len(chosen) // BATCH_SIZE), f"evaluating {source.path.name}")
-    terms: dict[str, list[np.ndarray]] = {t: [] for t in source.loss_terms}
     mse, labels, mus, log_vars, features, probabilities, recon_features = [], [], [], [], [], [], []
     posterior_means, density = [], None
     for step, (x, y) in enumerate(walk(chosen, BATCH_SIZE, workers), 1):
@@ -82,8 +84,6 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
         codes = source.codes(x, y)
         x_hat = source.decode(codes, y)
         mse.append(per_image_mse(x, x_hat))
-        for name, values in source.per_image_terms(x, generator, params, y, codes).items():
-            terms[name].append(values)
         mus.append(flat(codes))
         if source.is_gaussian:
             log_vars.append(flat(params["log_var"]))
@@ -96,8 +96,8 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
             probabilities.append(p)
             recon_features.append(judge.features_and_probabilities(x_hat)[0])
     progress.close()
-    missing = source.terms.missing
-    per_image = {} if missing else {name: np.concatenate(parts) for name, parts in terms.items()}
+    scored = split_terms(source, chosen, seed, workers)
+    per_image = scored["per_image"]
     mse_all = np.concatenate(mse)
     label_all = np.concatenate(labels) if labels else None
 
@@ -107,8 +107,9 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
                    "classes": source.classes, "prior": source.prior_family},
         "data": {"name": dataset_name(source, data), "split": split, "images": len(mse_all)},
         "seed": seed,
-        "loss": {name: mean_std(values) for name, values in per_image.items()},
-        "loss_note": missing,
+        "loss": scored["loss"],
+        "loss_note": scored["note"],
+        "loss_scoring": scored["scoring"],
         "loss_per_class": per_class(per_image, mse_all, label_all, names),
         "reconstruction": {"mse": mean_std(mse_all), "psnr": mean_std(psnr(mse_all))},
         "latent": latent_statistics(source, np.concatenate(mus), np.concatenate(log_vars) if log_vars else None),

@@ -2,18 +2,19 @@
 
 The backend is ``genkit.runtime.open_source``: an ``ExportedModel`` (onnxruntime) or a ``RunModel``
 (torch), both numpy in and numpy out, opened on the CPU. Encoding, the deterministic code, decoding and
-prior draws are the backend's; the per-image loss terms are computed on the host on top of them
-(``genkit.evaluation.terms``). A run folder and its export therefore go through the same code and
-give the same numbers (within float32 rounding).
+prior draws are the backend's; the loss terms are computed on the host on top of them
+(``genkit.evaluation.terms``, scored as the trainer scores its test split by ``split_terms``). A run
+folder and its export therefore go through the same code and give the same numbers (within float32
+rounding).
 
 Latent points have the model's ``latent_shape``: (N, z) for a flat latent, (N, D, h, w) for a spatial
 one. A conditional model (``classes`` > 0) takes a class label with every image and every latent point:
 each method here takes ``labels`` and refuses, in one line, to run such a model without them.
 
 Randomness: prior draws are the backend's ``sample_prior`` (numpy, seeded). The reparameterisation
-noise of the loss terms comes from a CPU torch generator, because ``Sampler.forward`` takes one; its
-seed is drawn from ``numpy.random.default_rng``, and both backends run the same host sampler on the
-same batches, so both see the same noise.
+noise of the loss terms comes from the CPU torch generator the trainer's test scoring seeds
+(``genkit.evaluation.split_terms``), and both backends run the same host sampler on the same batches,
+so both see the same noise.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from typing import Any
 import numpy as np
 
 from genkit.errors import DataError, GenkitError
-
-NOISE_STREAM = 1  # numpy seed-sequence key of the loss-term noise, kept apart from the prior draws
 
 
 class Source:
@@ -205,7 +204,7 @@ class Source:
 
     @functools.cached_property
     def terms(self):
-        """The host sampler and loss that score each image (``genkit.evaluation.terms.LossTerms``)."""
+        """The host sampler and loss that score the loss terms (``genkit.evaluation.terms.LossTerms``)."""
         from genkit.evaluation.terms import LossTerms
 
         return LossTerms.of(self)
@@ -213,23 +212,6 @@ class Source:
     @property
     def loss_terms(self) -> tuple[str, ...]:
         return self.terms.names
-
-    def noise_generator(self, seed: int):
-        """The CPU torch generator of the reparameterisation noise, seeded from numpy (see the module doc)."""
-        import torch
-
-        child = int(np.random.default_rng([seed, NOISE_STREAM]).integers(0, 2**62))
-        return torch.Generator().manual_seed(child)
-
-    def per_image_terms(self, images: np.ndarray, generator, params: dict[str, np.ndarray] | None = None,
-                        labels: np.ndarray | None = None, codes: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Every loss term of each image (N values per term), with noise from ``generator``.
-
-        Empty when this source cannot compute them (``terms.missing`` says why). ``params`` and ``codes``
-        are the batch's encoder outputs and codes when the caller has them already.
-        """
-        params = self.encode(images, labels) if params is None else params
-        return self.terms.per_image(self, images, params, labels, generator, codes)
 
 
 def shape_text(shape) -> str:

@@ -34,9 +34,9 @@ def _list(values: list[float], shown: int = 8) -> str:
 def format_table(result: dict[str, Any]) -> str:
     s, d = result["source"], result["data"]
     lines = [f"{s['recipe']} ({s['kind']}: {s['path']}) on {d['name']} {d['split']}, {d['images']} images, "
-             f"seed {result['seed']}", "", "Loss terms (mean ± std over images)"]
+             f"seed {result['seed']}", "", loss_heading(result.get("loss_scoring"))]
     if result["loss"]:
-        lines += _rows([(term, _pm(stats)) for term, stats in result["loss"].items()])
+        lines += _rows([(term, _pm(stats) + per_batch_text(stats)) for term, stats in result["loss"].items()])
     else:
         lines += [f"  {result.get('loss_note') or 'not available'}"]
     r = result["reconstruction"]
@@ -79,7 +79,7 @@ def format_table(result: dict[str, Any]) -> str:
     lines += _other_priors(result.get("generation_by_prior") or {})
     per_class = result.get("loss_per_class")
     if per_class:
-        terms = ["reconstruction_mse", *result["loss"]]
+        terms = ["reconstruction_mse", *(t for t, stats in result["loss"].items() if "per_batch" not in stats)]
         width = max(len(name) for name in per_class)
         lines += ["", "Per class (mean)", f"  {'class':<{width}}  {'images':>6}  " +
                   "  ".join(f"{HEADINGS.get(t, t):>14}" for t in terms)]
@@ -87,6 +87,21 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"  {name:<{width}}  {row['images']:>6}  " +
                          "  ".join(f"{_num(row[t]['mean']):>14}" for t in terms))
     return "\n".join(lines)
+
+
+def loss_heading(scoring: dict[str, Any] | None) -> str:
+    """How the loss terms were scored: as the trainer scores its test split."""
+    if not scoring or scoring.get("batch_size") is None:
+        return "Loss terms"
+    return (f"Loss terms (scored as the trainer scores its test split: batches of {scoring['batch_size']}, noise "
+            f"seed {scoring['seed']}; mean ± std over images)")
+
+
+def per_batch_text(stats: dict[str, Any]) -> str:
+    """A batch statistic's qualifier: its value is one per batch, not one per image."""
+    if "per_batch" not in stats:
+        return ""
+    return f"  (per batch of {stats['per_batch']}: mean ± std over {stats['batches']} batches, weighted by rows)"
 
 
 def condition_text(generation: dict[str, Any]) -> str:

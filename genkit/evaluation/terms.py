@@ -1,9 +1,11 @@
-"""Each image's loss terms, computed on the host over the backend's encoder and decoder.
+"""A batch's loss terms, and each image's own, computed on the host over the backend's encoder and decoder.
 
-The Loss contract averages over its batch, so the sampler and the loss run on one image at a time to
-get each image's own terms (a sampler's extras, such as a commitment loss, are batch averages too);
-the latent points of a batch are then decoded together. A sampler that draws K points per image
-returns K rows, decoded with the image's label repeated K times, as the model's forward does.
+The sampler draws for the whole batch at once and the loss scores the batch, as the model's forward and
+the trainer do, so a batch's values are the trainer's for the same batch and noise. A sampler that draws
+K points per image returns K·N rows (the first N the first draw of each image), decoded with the labels
+tiled K times, as the model's forward does. The Loss contract averages over its batch, so each image's
+own terms are the loss on that image's rows of the same pass; the terms the loss lists in
+``batch_terms`` are statistics of the batch and have no per-image value.
 
 For a run folder the sampler, the loss and the prior are the trained model's own. An export holds the
 encoder and decoder graphs only, so there they are built from the configuration through the registry,
@@ -39,6 +41,12 @@ class LossTerms:
     def names(self) -> tuple[str, ...]:
         return tuple(self.loss.terms)
 
+    @property
+    def batch_names(self) -> tuple[str, ...]:
+        """The terms that are statistics of a batch (``Loss.batch_terms``): scored per batch, not per image."""
+        declared = set(getattr(self.loss, "batch_terms", ()))
+        return tuple(t for t in self.names if t in declared)
+
     @classmethod
     def of(cls, source: Source) -> LossTerms:
         if source.kind == "run":
@@ -65,45 +73,66 @@ class LossTerms:
 
     def per_image(self, source: Source, images: np.ndarray, params: dict[str, np.ndarray],
                   labels: np.ndarray | None, generator, codes: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Each term's value per image; empty (and ``missing`` set) when they cannot be computed."""
+        """Each per-image term's value per image (see ``score``); empty (and ``missing`` set) when unavailable."""
+        return self.score(source, images, params, labels, generator, codes)[1]
+
+    def score(self, source: Source, images: np.ndarray, params: dict[str, np.ndarray], labels: np.ndarray | None,
+              generator, codes: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The batch's terms (0-d tensors, as the loss returns them) and each per-image term's N values.
+
+        One sampler draw for the whole batch with ``generator``, as the model's forward draws. An image's
+        own terms are the loss on its rows of that draw; a sampler extra that is a batch average (a 0-d
+        tensor, such as a commitment loss) is recomputed by the sampler on the image alone. Both empty
+        (and ``missing`` set) when this source cannot compute them.
+        """
         import torch
 
         from genkit.contract.components import ModelOutput, SamplerOutput
 
         if self.missing is not None:
-            return {}
+            return {}, {}
         tensors = [torch.from_numpy(np.ascontiguousarray(params[n])) for n in source.parameter_names]
         if self.verify and not self.matches(source, images, labels, tensors, codes):
-            return {}
+            return {}, {}
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
         y = torch.from_numpy(np.asarray(labels, np.int64)) if source.conditional else None
+        singles = [t for t in self.names if t not in self.batch_names]
         with torch.no_grad():
-            draws = []
-            for i in range(len(x)):
-                drawn = self.sampler(*(t[i:i + 1] for t in tensors), generator=generator)
-                draws.append(drawn if isinstance(drawn, SamplerOutput) else SamplerOutput(drawn))
-            x_hat = self._decode(source, draws, labels)
+            drawn = self.sampler(*tensors, generator=generator)
+            drawn = drawn if isinstance(drawn, SamplerOutput) else SamplerOutput(drawn)
+            x_hat = self._decode(source, drawn.z, labels)
+            named = dict(zip(source.parameter_names, tensors))
+            values = self.loss(x, ModelOutput(x_hat, named, drawn.z, drawn.extras, y, self.prior))
             rows = []
-            for i, drawn in enumerate(draws):
-                out = ModelOutput(None if x_hat is None else x_hat[i], {n: t[i:i + 1] for n, t in
-                                                                        zip(source.parameter_names, tensors)},
-                                  drawn.z, drawn.extras, None if y is None else y[i:i + 1], self.prior)
-                values = self.loss(x[i:i + 1], out)
-                rows.append([float(values[t]) for t in self.names])
-        table = np.asarray(rows, dtype=np.float64).reshape(len(x), len(self.names))
-        return {t: table[:, k] for k, t in enumerate(self.names)}
+            for i in range(len(x) if singles else 0):
+                picked = _rows_of(len(drawn.z), len(x), i)
+                extras = self._image_extras(drawn.extras, tensors, picked, i, len(drawn.z))
+                out = ModelOutput(None if x_hat is None else x_hat[picked], {n: t[i:i + 1] for n, t in named.items()},
+                                  drawn.z[picked], extras, None if y is None else y[i:i + 1], self.prior)
+                own = self.loss(x[i:i + 1], out)
+                rows.append([float(own[t]) for t in singles])
+        table = np.asarray(rows, dtype=np.float64).reshape(len(x), len(singles))
+        return dict(values), {t: table[:, k] for k, t in enumerate(singles)}
 
-    def _decode(self, source: Source, draws: list, labels: np.ndarray | None) -> list | None:
-        """Every image's latent points decoded in one call, split back per image (None: not needed)."""
+    def _image_extras(self, extras: dict, tensors: list, picked, i: int, rows: int) -> dict:
+        """Image ``i``'s extras: its rows of each per-row extra, batch averages recomputed on the image alone."""
+        import torch
+
+        alone = None
+        if any(v.dim() == 0 for v in extras.values()):
+            drawn = self.sampler(*(t[i:i + 1] for t in tensors), generator=torch.Generator().manual_seed(0))
+            alone = getattr(drawn, "extras", {})
+        return {name: alone[name] if value.dim() == 0 else value[picked] if len(value) == rows else value[i:i + 1]
+                for name, value in extras.items()}
+
+    def _decode(self, source: Source, z, labels: np.ndarray | None):
+        """The batch's latent rows decoded in one call, labels tiled as the model's forward does (None: not needed)."""
         import torch
 
         if not self.loss.needs_reconstruction:
             return None
-        counts = [len(d.z) for d in draws]
-        z = torch.cat([d.z for d in draws]).float().numpy()
-        repeated = np.repeat(np.asarray(labels), counts) if source.conditional else None
-        decoded = torch.from_numpy(source.decode(z, repeated))
-        return list(torch.split(decoded, counts))
+        tiled = np.tile(np.asarray(labels), len(z) // len(labels)) if source.conditional else None
+        return torch.from_numpy(source.decode(z.float().numpy(), tiled))
 
     def matches(self, source: Source, images, labels, tensors, codes=None) -> bool:
         """Whether the host sampler's deterministic code is the export's (else it is not the trained one).
@@ -121,6 +150,13 @@ class LossTerms:
                         f"export's codes (its trained state is not in the export); evaluate the run folder for "
                         f"the loss terms")
         return False
+
+
+def _rows_of(rows: int, images: int, i: int):
+    """Image ``i``'s rows of a draw with ``rows`` = K·N rows: i, i + N, ..., i + (K-1)·N."""
+    import torch
+
+    return torch.arange(rows // images) * images + i
 
 
 def host_prior(description: dict[str, Any]):

@@ -42,6 +42,8 @@ def tc_decomposition(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
 
 class TCVAELoss(ImpliedGaussianLikelihood, Loss):
     terms = ("loss", "reconstruction", "mi", "tc", "dkl", "kl", "mse")
+    # MI, TC and DKL estimate log q(z) on the minibatch; their sum kl, where log q(z) cancels, is per image
+    batch_terms = ("loss", "mi", "tc", "dkl")
 
     @dataclasses.dataclass(frozen=True)
     class Settings:

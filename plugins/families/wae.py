@@ -73,6 +73,8 @@ class CodeSampler(Sampler):
 
 class WAELoss(Loss):
     terms = ("loss", "reconstruction", "mmd", "mse")
+    batch_terms = ("loss", "mmd")  # the MMD compares the batch's codes with as many prior draws
+    needs_extras = ("prior_draws",)
 
     @dataclasses.dataclass(frozen=True)
     class Settings:

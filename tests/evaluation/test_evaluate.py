@@ -12,8 +12,8 @@ from genkit.evaluation.metrics import evaluate
 
 from .conftest import SMALL_CLASSIFIER, SMALL_NLL, invoke
 
-TOP_KEYS = {"source", "data", "seed", "loss", "loss_note", "loss_per_class", "reconstruction", "latent", "likelihood",
-            "generation", "classifier"}
+TOP_KEYS = {"source", "data", "seed", "loss", "loss_note", "loss_scoring", "loss_per_class", "reconstruction", "latent",
+            "likelihood", "generation", "classifier"}
 GENERATION_KEYS = {"frechet_distance", "samples", "real_images", "confidence", "class_coverage", "class_entropy",
                    "class_entropy_normalised", "class_histogram", "coverage_share", "real_confidence",
                    "real_class_entropy_normalised", "note", "reconstruction_frechet_distance",

@@ -88,17 +88,17 @@ class RowCount(Loss):
                 "extra": out.extras["rows"], "label": out.labels.float().sum()}
 
 
-def test_k_draws_per_image_decode_with_the_images_label_repeated():
+def test_k_draws_per_image_decode_with_the_labels_tiled_and_each_image_scores_its_own_rows():
     spec = ModelSpec((1, 2, 2), (3,), ("code",), classes=4)
     images, labels = np.zeros((3, 1, 2, 2), np.float32), np.array([2, 0, 3])
     decoded: list = []
     terms = LossTerms(TwoDraws(spec=spec), RowCount(spec=spec), None)
     got = terms.per_image(_source(classes=4, decoded=decoded), images, _params(3), labels, torch.Generator())
     for name in ("z_rows", "x_hat_rows", "extra"):
-        np.testing.assert_array_equal(got[name], [2.0, 2.0, 2.0])  # the sampler ran on one image at a time
+        np.testing.assert_array_equal(got[name], [2.0, 2.0, 2.0])  # its K rows; a 0-d extra redrawn for it
     np.testing.assert_array_equal(got["label"], labels)
     assert len(decoded) == 1  # one decoder call for the whole batch
-    np.testing.assert_array_equal(decoded[0], [2, 2, 0, 0, 3, 3])
+    np.testing.assert_array_equal(decoded[0], [2, 0, 3, 2, 0, 3])  # draw-major, as the model's forward tiles
 
 
 @pytest.mark.parametrize("prior", [
