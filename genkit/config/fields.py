@@ -19,17 +19,23 @@ from genkit.errors import ConfigError
 
 def field(default: Any, help: str = "", **checks: Any) -> Any:
     """A dataclass field with a help text and checks (``min``, ``max``, ``positive_items``)."""
-    kwargs = {"default_factory": (lambda d=default: list(d))} if isinstance(default, list) else {"default": default}
+    if isinstance(default, (list, dict)):  # a fresh copy for each instance
+        kwargs: dict[str, Any] = {"default_factory": (lambda d=default: type(d)(d))}
+    else:
+        kwargs = {"default": default}
     return dataclasses.field(metadata={"help": help, **checks}, **kwargs)
 
 
 def type_name(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return " | ".join(repr(a) for a in typing.get_args(tp))
+    plural = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
     if typing.get_origin(tp) in (list, tuple):
-        plural = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
         item = typing.get_args(tp)[0]
         return f"a list of {plural.get(item, type_name(item))}"
+    if typing.get_origin(tp) is dict:
+        item = typing.get_args(tp)[1]
+        return f"a table of {plural.get(item, type_name(item))} by name"
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         return " or ".join(type_name(a) for a in typing.get_args(tp))
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "none"}
@@ -56,6 +62,11 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             raise bad
         item = typing.get_args(tp)[0]
         return [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise bad
+        item = typing.get_args(tp)[1]
+        return {k: coerce(v, item, f"{where}.{k}") for k, v in value.items()}
     if tp is type(None):
         if value is not None:
             raise bad
@@ -82,7 +93,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def _check_bounds(value: Any, meta: typing.Mapping[str, Any], where: str) -> None:
-    values = value if isinstance(value, list) else [value]
+    values = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
     if meta.get("positive_items") and any(v <= 0 for v in values):
         raise ConfigError(f"{where} must contain only positive values; got {value!r}")
     choices = meta.get("choices")

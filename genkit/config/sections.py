@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any, Literal
 
 from genkit.config.fields import field
+from genkit.config.schedules import SettingSchedule
 from genkit.contract.registry import COMPONENT_KINDS
 from genkit.errors import ConfigError
 
@@ -46,6 +47,13 @@ class TrainingSettings:
     device: Literal["auto", "cpu", "cuda"] = field("auto", "where to train")
     precision: Literal["fp32", "bf16", "fp16"] = field("fp32", "autocast precision (fp16 on CUDA only)")
     channels_last: bool = field(True, "channels-last memory format (faster convolutions on CPU and GPU)")
+    ema_decay: float = field(0.0, "averaged weights: the decay of an exponential moving average of the weights "
+                                  "(0: none; e.g. 0.999), used for samples, evaluation and export", min=0.0)
+    ema_start: int = field(0, "averaged weights: the optimizer step from which the average starts (a copy before)",
+                           min=0)
+    ema_modules: list[str] = field([], "averaged weights: the modules averaged, e.g. [\"decoder\"] (none: all)")
+    lr_scales: dict[str, float] = field({}, "learning-rate multipliers by module path, e.g. "
+                                        "{\"sampler.codebook\" = 10.0}: a parameter group each", min=0.0)
     fused_optimizer: bool = field(True, "one fused Adam kernel for all parameters instead of a loop over them")
     grad_clip: float = field(0.0, "clip the gradient norm to this value (0: off)", min=0.0)
     limit: int = field(0, "train on the first N training images (0: all)", min=0)
@@ -53,6 +61,16 @@ class TrainingSettings:
     samples: int = field(64, "images decoded from the prior into RUN/samples/ each epoch (0: none)", min=0)
     threads: int = field(0, "CPU threads for torch (0: torch's default)", min=0)
     log: list[str] = field([], "extra logs: tensorboard (event files in RUN/tensorboard/)", choices=("tensorboard",))
+
+    @staticmethod
+    def check(values: dict[str, Any], section: str) -> None:
+        # settings that each pass their own bounds but contradict one another
+        if not values["ema_decay"] < 1.0:
+            raise ConfigError(f"{section}.ema_decay must be below 1 (0 turns the average off); got "
+                              f"{values['ema_decay']:g}")
+        if values["schedule"] == "cosine" and values["min_lr"] > values["lr"]:
+            raise ConfigError(f"{section}.min_lr ({values['min_lr']:g}) is above {section}.lr ({values['lr']:g}): the "
+                              f"cosine schedule falls from lr to min_lr; set min_lr <= lr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +110,7 @@ class RunConfig:
     decoder: Any
     loss: Any
     stages: tuple[StageSettings, ...] = ()
+    schedules: dict[str, SettingSchedule] = dataclasses.field(default_factory=dict)  # "loss.NAME" -> schedule
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (config.json, export metadata); ``validate`` reads it back."""
@@ -99,6 +118,8 @@ class RunConfig:
         for name in ("model", "training", "data", *COMPONENT_KINDS):
             out[name] = dataclasses.asdict(getattr(self, name))
         out["stages"] = [dataclasses.asdict(stage) for stage in self.stages]
+        if self.schedules:  # absent rather than empty: unscheduled runs keep the config.json they always had
+            out["schedules"] = {setting: dataclasses.asdict(s) for setting, s in self.schedules.items()}
         return out
 
     def replace(self, section: str, **values: Any) -> RunConfig:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from genkit.contract.averaged import AveragedWeights
 from genkit.contract.components import Decoder, Encoder, Loss, ModelOutput, ModelSpec, Sampler, SamplerOutput
 from genkit.contract.registry import COMPONENT_KINDS, Registry
 from genkit.errors import ConfigError
@@ -29,6 +30,16 @@ class GenerativeModel(nn.Module):
         self.encoder, self.sampler, self.decoder, self.loss = encoder, sampler, decoder, loss
         self.stage_losses = nn.ModuleDict(stage_losses or {})
         self.config = config
+        self.averaged: AveragedWeights | None = None  # training.ema's average of the weights, when set
+
+    def after_step(self, step: int) -> None:
+        """After optimizer step ``step`` (1-based over the run): each component's no-gradient update, in the
+        order encoder, sampler, decoder, loss, stage losses, then the averaged weights follow the result."""
+        with torch.no_grad():
+            for part in (self.encoder, self.sampler, self.decoder, self.loss, *self.stage_losses.values()):
+                part.after_step(step)
+        if self.averaged is not None:
+            self.averaged.update(self, step)
 
     @property
     def spec(self) -> ModelSpec:
@@ -120,6 +131,13 @@ def build_model(config: RunConfig, registry: Registry | None = None) -> Generati
                                            spec, dataclasses.asdict(stage.loss_settings))
                     for stage in config.stages}
     model = GenerativeModel(encoder, parts["sampler"], parts["decoder"], parts["loss"], config, stage_losses)
+    t = config.training
+    if t.ema_decay:
+        try:
+            model.averaged = AveragedWeights(model, t.ema_decay, t.ema_start, t.ema_modules)
+        except AttributeError as exc:
+            raise ConfigError(f"training.ema_modules names a path that is not a module of this model ({exc}); use "
+                              f"encoder, sampler, decoder or one of their submodules") from None
     for stage in config.stages:
         for path in stage.trains:
             try:

@@ -113,8 +113,14 @@ def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source:
     model.load_state_dict(tensors)
 
 
-def load_model(run_dir: str | Path, device: str = "cpu"):
-    """Build the run's model from config.json and load model.safetensors; eval mode."""
+def load_model(run_dir: str | Path, device: str = "cpu", weights: str = "averaged"):
+    """Build the run's model from config.json and load model.safetensors; eval mode.
+
+    A run that keeps averaged weights (``training.ema_decay``) gives the model with them in place, as it is
+    evaluated and exported; ``weights="trained"`` gives the last step's weights instead.
+    """
+    if weights not in ("averaged", "trained"):
+        raise ValueError(f"weights must be 'averaged' or 'trained', got {weights!r}")
     from genkit.contract.model import build_model
 
     run_dir = Path(run_dir)
@@ -122,6 +128,14 @@ def load_model(run_dir: str | Path, device: str = "cpu"):
     model = build_model(config)
     tensors, _ = _load_safetensors(run_dir / WEIGHTS_FILE)
     load_state(model, tensors, run_dir / WEIGHTS_FILE)
+    if config.schedules:  # the scheduled loss settings in force when the weights were saved, not their start
+        from genkit.training.schedules import set_values
+
+        done = read_metrics(run_dir)
+        set_values(model.loss, done[-1].get("settings", {}) if done else
+                   {setting: schedule.start for setting, schedule in config.schedules.items()})
+    if model.averaged is not None and weights == "averaged":
+        model.averaged.copy_to(model)
     return model.to(device).eval()
 
 

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genkit.training.callbacks import Callback
+from genkit.training.callbacks import Callback, CallbackSurface
 from genkit.training.device import autocast, resolve_device
 from genkit.training.loop import Trainer, TrainResult
 from genkit.training.stop_signals import TrainingInterrupted
 
-__all__ = ["Callback", "Trainer", "TrainResult", "TrainingInterrupted", "autocast", "resolve_device",
+__all__ = ["Callback", "CallbackSurface", "Trainer", "TrainResult", "TrainingInterrupted", "autocast", "resolve_device",
            "summary_json", "train"]
 
 

@@ -21,11 +21,12 @@ from typing import Any
 import torch
 
 from genkit.config import RunConfig
+from genkit.contract.averaged import swapped_in
 from genkit.errors import TrainingError
 from genkit.files import atomic
 from genkit.run import checkpoint as ckpt
 from genkit.training import distributed, samples, scoring, sharding
-from genkit.training.callbacks import Callback, CallbackList, default_callbacks
+from genkit.training.callbacks import Callback, CallbackList, CallbackSurface, default_callbacks, format_terms
 from genkit.training.device import autocast, resolve_device
 from genkit.training.optim import build_optimizer, learning_rate
 from genkit.training.random_state import keep_global_rng, restore_rng, rng_state
@@ -35,10 +36,6 @@ from genkit.training.stop_signals import StopRequest
 NOISE_SEED_OFFSET = 15485863  # the sampler's training noise: its own stream, untouched by anything else
 
 
-def format_terms(terms: dict[str, float]) -> str:
-    return " ".join(f"{k} {v:.4g}" for k, v in terms.items())
-
-
 @dataclasses.dataclass
 class TrainResult:
     run_dir: Path
@@ -46,7 +43,7 @@ class TrainResult:
     metrics: list[dict[str, Any]]
 
 
-class Trainer:
+class Trainer(CallbackSurface):
     """Trains ``config`` (a validated ``RunConfig``) into ``run_dir``.
 
     ``resume=True`` continues from ``run_dir/checkpoint.safetensors`` at the exact stage and step it
@@ -54,7 +51,8 @@ class Trainer:
     may come later (``into``). ``dataset`` may be given to skip loading one by name (benchmarks hold
     data in memory). ``dist`` places this process in a torchrun launch; by default the trainer is a
     single process. ``callbacks`` run after the default ones (checkpoints, metrics, samples, epoch
-    line, progress). ``training.batch_size`` is the global batch either way.
+    line, progress). ``training.batch_size`` is the global batch either way. What a callback may read
+    of it is ``genkit.training.callbacks.CallbackSurface``'s list.
     """
 
     def __init__(self, config: RunConfig, run_dir: str | Path | None, *, resume: bool = False,
@@ -79,6 +77,10 @@ class Trainer:
         for stage in self.stages:
             sharding.check_batch_size(stage.batch_size, self.dist.world_size)
         extra = list(callbacks)
+        if config.schedules:
+            from genkit.training.schedules import SettingSchedules
+
+            extra.insert(0, SettingSchedules(config.schedules))
         if "tensorboard" in t.log:
             from genkit.training.tensorboard import TensorBoardLog
 
@@ -100,6 +102,7 @@ class Trainer:
         self.model = build_model(config).to(self.device)
         if t.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.check_fit()  # components that do not fit each other are named before any run folder exists
         self.scaler = torch.amp.GradScaler("cuda") if t.precision == "fp16" else None
         self.data_gen = torch.Generator().manual_seed(t.seed)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(t.seed + NOISE_SEED_OFFSET)
@@ -108,6 +111,15 @@ class Trainer:
         self.metrics: list[dict[str, Any]] = []
         self.stop = StopRequest(repeat_aborts=not self.dist.active, announce=self.is_main)
         self.steps_in_epoch = 0
+
+    def check_fit(self, images: int = 4) -> None:
+        """One pass over a few training images, naming the components that do not fit each other."""
+        from genkit.contract.fit import check_fit
+        from genkit.data import batches
+
+        count = min(images, len(self.train_split))
+        x, labels = next(batches(self.train_split, count, torch.arange(count), device=self.device))
+        check_fit(self.model, x, labels)
 
     def into(self, run_dir: str | Path, resume: bool = False) -> Trainer:
         """Train into ``run_dir``, a folder created after this trainer was built (and so validated)."""
@@ -118,7 +130,7 @@ class Trainer:
         """Make ``stage`` current: its trained parameters, a fresh optimizer, its loss terms."""
         self.stage = stage
         params = trained_parameters(self.model, stage)
-        self.optimizer = build_optimizer(self.config.training, params, stage.lr)
+        self.optimizer = build_optimizer(self.config.training, params, stage.lr, self.model)
         loss = self.model.loss if stage.loss is None else self.model.stage_losses[stage.loss]
         self.terms = tuple(loss.terms)
         # What a training step calls: the loss, through DistributedDataParallel in a torchrun launch;
@@ -232,7 +244,7 @@ class Trainer:
 
         epoch, bs, n = self.state.epoch, self.stage.batch_size, len(self.train_split)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(epoch)
+            group["lr"] = self.learning_rate(epoch) * group.get("lr_scale", 1.0)
         if self.state.permutation is None:
             self.state.permutation = torch.randperm(n, generator=self.data_gen)
         start_step = self.state.step
@@ -281,6 +293,7 @@ class Trainer:
                   "lr": self.learning_rate(epoch)}
         if len(self.stages) > 1:
             record["stage"] = self.stage.name
+        self.callbacks.on_epoch_record(self, record)
         return record
 
     def running_status(self) -> str:
@@ -344,6 +357,7 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
+        self.model.after_step(self.state.global_step + 1)  # no-gradient updates, then the averaged weights
         return torch.stack([terms[k].detach().float() for k in self.terms])
 
     def stop_on_nan(self, epoch: int, step: int, values: torch.Tensor, what: str = "loss") -> None:
@@ -362,9 +376,10 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            return scoring.score_split(self.model, split, stage=self.stage.loss, terms=self.terms, seed=t.seed,
-                                       batch_size=self.stage.batch_size, precision=t.precision,
-                                       workers=self.config.data.workers, device=self.device, dist=self.dist)
+            with swapped_in(self.model):  # a model with averaged weights is scored with them
+                return scoring.score_split(self.model, split, stage=self.stage.loss, terms=self.terms, seed=t.seed,
+                                           batch_size=self.stage.batch_size, precision=t.precision,
+                                           workers=self.config.data.workers, device=self.device, dist=self.dist)
         finally:
             self.model.train(was_training)
 
@@ -373,9 +388,3 @@ class Trainer:
 
     def sample_path(self, epoch: int) -> Path:
         return samples.grid_path(self.run_dir, epoch)
-
-    def epoch_line(self, record: dict[str, Any]) -> str:
-        stage = f"{record['stage']} " if "stage" in record else ""
-        return (f"{stage}epoch {record['epoch']}/{self.stages[-1].last_epoch}: train {format_terms(record['train'])}"
-                f" | test {format_terms(record['test'])} | {record['images_per_second']} img/s, "
-                f"{record['seconds']:.1f} s")

@@ -14,14 +14,52 @@ from collections.abc import Iterable
 import torch
 
 from genkit.config import TrainingSettings
+from genkit.errors import ConfigError
 
 
 def build_optimizer(settings: TrainingSettings, parameters: Iterable[torch.nn.Parameter],
-                    lr: float) -> torch.optim.Optimizer:
-    """Adam (L2 weight decay) or AdamW (decoupled) over ``parameters``, fused where the settings ask."""
+                    lr: float, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
+    """Adam (L2 weight decay) or AdamW (decoupled) over ``parameters``, fused where the settings ask; one
+    parameter group per ``training.lr_scales`` entry of ``model`` (each group's ``lr_scale`` multiplies the
+    schedule's rate), and one for the rest."""
     cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
-    return cls(list(parameters), lr=lr, eps=settings.adam_eps, weight_decay=settings.weight_decay,
+    groups = parameter_groups(model, list(parameters), settings.lr_scales) if settings.lr_scales else None
+    if groups is None:
+        return cls(list(parameters), lr=lr, eps=settings.adam_eps, weight_decay=settings.weight_decay,
+                   fused=settings.fused_optimizer or None)
+    for group in groups:
+        group["lr"] = lr * group["lr_scale"]
+    return cls(groups, lr=lr, eps=settings.adam_eps, weight_decay=settings.weight_decay,
                fused=settings.fused_optimizer or None)
+
+
+def parameter_groups(model: torch.nn.Module | None, parameters: list[torch.nn.Parameter],
+                     scales: dict[str, float]) -> list[dict]:
+    """The groups of ``parameters`` by the module paths of ``scales``; ``ConfigError`` for a path that is no module
+    of ``model`` or one inside another path (each parameter has one rate)."""
+    if model is None:
+        raise ConfigError("training.lr_scales needs the model to find its module paths")
+    trained = {id(p) for p in parameters}
+    owner: dict[int, str] = {}
+    groups = []
+    for path, scale in scales.items():
+        try:
+            module = model.get_submodule(path)
+        except AttributeError:
+            raise ConfigError(f"training.lr_scales names {path!r}, which is not a module of this model (e.g. "
+                              f"encoder, sampler, decoder, or one of their submodules)") from None
+        chosen = []
+        for p in module.parameters():
+            if id(p) in owner:
+                raise ConfigError(f"training.lr_scales names {owner[id(p)]!r} and {path!r}, which share parameters: "
+                                  f"give each parameter one rate")
+            owner[id(p)] = path
+            if id(p) in trained:
+                chosen.append(p)
+        if chosen:  # a module the current stage does not train has no group in its optimizer
+            groups.append({"params": chosen, "lr_scale": float(scale), "name": path})
+    rest = [p for p in parameters if id(p) not in owner]
+    return ([{"params": rest, "lr_scale": 1.0, "name": "rest"}] if rest else []) + groups
 
 
 def learning_rate(settings: TrainingSettings, lr: float, epoch: int, epochs: int) -> float:

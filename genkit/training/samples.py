@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from genkit.contract.averaged import swapped_in
 from genkit.run import checkpoint as ckpt
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ def sample_images(trainer: Trainer) -> tuple[torch.Tensor, int | None] | None:
     was_training = model.training
     model.eval()
     gen = torch.Generator(device=trainer.device).manual_seed(config.training.seed + SAMPLE_SEED_OFFSET)
-    images = model.generate(n, generator=gen, labels=labels).float().cpu()
+    with swapped_in(model):  # the averaged weights, where the model keeps them
+        images = model.generate(n, generator=gen, labels=labels).float().cpu()
     model.train(was_training)
     return images, columns
 

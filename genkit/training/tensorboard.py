@@ -26,6 +26,9 @@ class TensorBoardLog(Callback):
         self.writer = None
         self.purge_step: int | None = None
 
+    def outputs(self, trainer):
+        return [(trainer.run_dir / LOG_DIR, True)]
+
     def on_fit_start(self, trainer):
         self.purge_step = trainer.state.epoch + 1 if trainer.state.epoch else None
 
@@ -46,6 +49,8 @@ class TensorBoardLog(Callback):
             for term, value in record[split].items():
                 self.writer.add_scalar(f"{split}/{term}", value, epoch)
         self.writer.add_scalar("lr", record["lr"], epoch)
+        for setting, value in record.get("settings", {}).items():  # scheduled loss settings in force
+            self.writer.add_scalar(f"settings/{setting}", value, epoch)
         if record.get("images_per_second") is not None:
             self.writer.add_scalar("images_per_second", record["images_per_second"], epoch)
         from genkit.training.samples import grid_pixels
