@@ -5,16 +5,26 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from genkit import deprecation
+
+# The package's version (semantic versioning; pyproject.toml reads it from here). The plugin API has a
+# version of its own, genkit.contract.hookspecs.API_VERSION.
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "load", "train"]
 
+deprecation.install()  # old module paths (genkit.hookspecs, genkit.components, ...) keep working, with a warning
 
-def load(run_dir, device: str = "cpu"):
-    """Load a trained ``GenerativeModel`` from a run folder, in eval mode (no pickled code is read)."""
+
+def load(run_dir, device: str = "cpu", weights: str = "averaged"):
+    """Load a trained ``GenerativeModel`` from a run folder, in eval mode (no pickled code is read).
+
+    ``weights``: ``"averaged"`` (the default) puts a run's averaged weights (``training.ema_decay``) in
+    place, as evaluation and export use them; ``"trained"`` keeps the last optimizer step's.
+    """
     from genkit.run.checkpoint import load_model
 
-    return load_model(run_dir, device=device)
+    return load_model(run_dir, device=device, weights=weights)
 
 
 def train(recipe: str | None = None, **kwargs):

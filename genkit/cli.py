@@ -13,7 +13,9 @@ import sys
 
 import click
 
-from genkit import __version__, lazy
+from genkit import __version__, deprecation, lazy
+from genkit.contract.blame import blame
+from genkit.contract.hookspecs import API_VERSION
 from genkit.environment import env_flag
 from genkit.errors import GenkitError
 
@@ -59,6 +61,10 @@ class GenkitGroup(click.Group):
     """Lazy built-in commands, plugin commands, and one-line errors."""
 
     _plugin_commands_loaded = False
+
+    def main(self, *args, **kwargs):
+        deprecation.show_as_lines()  # before any plugin is imported: their authors must see what to change
+        return super().main(*args, **kwargs)
 
     def _load_plugin_commands(self) -> None:
         if GenkitGroup._plugin_commands_loaded:
@@ -120,11 +126,32 @@ class GenkitGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            return self._invoke_leaving_nothing(ctx)
         except GenkitError as exc:
             if debug_enabled():
                 raise
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            # a plugin component that raised is named in one line; anything else is a bug and keeps its traceback
+            line = None if debug_enabled() else blame(exc)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
+
+    def _invoke_leaving_nothing(self, ctx: click.Context):
+        """Run the command; when it fails, remove the folders it made above its outputs."""
+        try:
+            return super().invoke(ctx)
+        except BaseException as exc:
+            if not (isinstance(exc, SystemExit) and not exc.code) and not isinstance(exc, click.exceptions.Exit):
+                _remove_made_parents()
+            raise
+
+
+def _remove_made_parents() -> None:
+    from genkit.files.outputs import remove_made_parents
+
+    remove_made_parents()
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -134,7 +161,8 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
 
 
 @click.group(cls=GenkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="genkit")
+@click.version_option(__version__, prog_name="genkit",
+                      message=f"%(prog)s %(version)s (plugin API {API_VERSION})")
 @click.option("--debug", is_flag=True, is_eager=True, expose_value=False, callback=_set_debug,
               help="Show tracebacks (also of plugin failures) instead of one-line errors; or GENKIT_DEBUG=1.")
 def cli() -> None:

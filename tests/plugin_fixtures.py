@@ -19,6 +19,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_SOURCE = REPO / "tests" / "fixtures" / "genkit-example"
+# The same package as it was written for genkit 0.1.0, kept unchanged: the suite proves it still runs.
+EXAMPLE_0_1_SOURCE = REPO / "tests" / "fixtures" / "genkit-example-0.1"
 HEAVY_MODULES = ("torch", "onnxruntime")
 WARNING_PREFIX = "genkit: warning:"
 
@@ -109,14 +111,14 @@ def heavy_imports(modules: set[str]) -> list[str]:
     return sorted(m for m in modules if m.split(".")[0] in HEAVY_MODULES)
 
 
-def install_example(workdir: Path) -> Path:
-    """pip-install the genkit-example fixture into ``workdir/site``; return that folder.
+def install_example(workdir: Path, source_tree: Path = EXAMPLE_SOURCE) -> Path:
+    """pip-install the genkit-example fixture (or ``source_tree``) into ``workdir/site``; return that folder.
 
     The source is copied first so that the build's ``build/`` and ``*.egg-info`` stay out of the
     repository. ``--no-build-isolation`` uses the setuptools already installed: no network needed.
     """
     source, target = workdir / "src", workdir / "site"
-    shutil.copytree(EXAMPLE_SOURCE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    shutil.copytree(source_tree, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
          "--disable-pip-version-check", "--no-input", "--target", str(target), str(source)],

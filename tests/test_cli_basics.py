@@ -12,6 +12,7 @@ import pytest
 from plugin_fixtures import clean_env, heavy_imports, imported_modules, modules_after, run_genkit, write_plugin
 
 import genkit
+from genkit.contract.hookspecs import API_VERSION
 
 BUILTIN_COMPONENTS = {
     "encoder": {"conv"},
@@ -26,7 +27,7 @@ BUILTIN_DATASETS = {"fashion-mnist", "mnist", "folder", "npz"}
 def test_version():
     result = run_genkit("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == f"genkit, version {genkit.__version__}"
+    assert result.stdout.strip() == f"genkit {genkit.__version__} (plugin API {API_VERSION})"
     assert genkit.__version__ == metadata.version("genkit")
 
 

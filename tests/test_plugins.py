@@ -49,10 +49,6 @@ CASES = {
     "hook-signature": (HOOK + "def register_encoders(reg):\n    pass\n", None, "invalid hooks", "list"),
     "hook-returns": (HOOK + "def register_decoders(register):\n    return [('mlp', 'a.b:C')]\n", None,
                      "returned a value", "list"),
-    "duplicate-of-healthy": (HOOK + "def register_decoders(register):\n"
-                             "    register('healthy-decoder', 'a.b:C')\n", None,
-                             "decoder 'healthy-decoder' is registered by both plugin 'healthy' and plugin 'broken'",
-                             "list"),
     "command-raises": (HOOK + "def register_commands(cli):\n    raise KeyError('oops')\n", None,
                        "hook register_commands raised KeyError", "--help"),
     "command-clash": (HOOK + "def register_commands(cli):\n    import click\n"
@@ -206,9 +202,47 @@ def test_builtin_names_win_over_a_third_party_duplicate(site):
     result = run_genkit("plugins", "--json", paths=[site])
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
     assert "vae" in plugins["vae"]["registered"]["recipe"], plugins["vae"]  # the built-in is the one kept
-    assert "recipe 'vae' is registered by both plugin 'vae' and plugin 'dupe'" in plugins["dupe"]["error"]
+    assert "recipe 'vae' is registered by both plugin 'vae' and plugin 'dupe'" in plugins["dupe"]["warnings"][0]
     [warning] = warning_lines(result.stderr)
-    assert "plugin 'dupe' skipped" in warning
+    assert "plugin 'dupe': one registration skipped: recipe 'vae' is registered by both" in warning
+
+
+CLASHING = HOOK + """def register_decoders(register):
+    register('healthy-decoder', 'a.b:C')
+    register('own-decoder', 'a.b:C')
+
+@hookimpl
+def register_recipes(register):
+    register('own-recipe', encoder='conv', sampler='gaussian', decoder='own-decoder', loss='vae',
+             input_shape=(1, 28, 28), latent_shape=2)
+"""
+
+
+def test_a_name_clash_skips_only_the_clashing_registration(site):
+    write_plugin(site, "broken_plugin", CLASHING, entry_name="broken", dist="fixture-broken")
+    result = run_genkit("list", "--json", paths=[site])
+    assert result.returncode == 0, result.stderr
+    [warning] = warning_lines(result.stderr)
+    assert stderr_lines(result) == [warning]
+    assert warning.startswith("genkit: warning: plugin 'broken': one registration skipped: decoder "
+                              "'healthy-decoder' is registered by both plugin 'healthy' and plugin 'broken'; rename")
+    listing = json.loads(result.stdout)
+    decoders = {d["name"]: d["plugin"] for d in listing["components"]["decoder"]}
+    assert decoders["healthy-decoder"] == "healthy" and decoders["own-decoder"] == "broken"
+    assert "own-recipe" in {r["name"] for r in listing["recipes"]}
+    plugins = {p["name"]: p for p in json.loads(run_genkit("plugins", "--json", paths=[site]).stdout)}
+    assert plugins["broken"]["error"] is None and len(plugins["broken"]["warnings"]) == 1
+    text = run_genkit("plugins", paths=[site]).stdout
+    assert "  warning: one registration skipped: decoder 'healthy-decoder'" in text
+
+
+def test_a_name_clash_in_strict_mode_is_one_error_line(site):
+    write_plugin(site, "broken_plugin", CLASHING, entry_name="broken", dist="fixture-broken")
+    result = run_genkit("list", paths=[site], GENKIT_STRICT_PLUGINS="1")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    [line] = stderr_lines(result)
+    assert line.startswith("Error: plugin 'broken': one registration skipped: decoder 'healthy-decoder' is "
+                           "registered by both plugin 'healthy' and plugin 'broken'")
 
 
 def test_same_entry_point_name_in_two_distributions(site):

@@ -239,3 +239,26 @@ def test_list_settings_shows_defaults_types_and_help_texts(run):
     loss = next(e for e in document["components"]["loss"] if e["name"] == "vae")
     assert loss["settings"] == [{"name": "r_loss_factor", "type": "a number", "default": 1000.0,
                                  "help": "weight of the per-image MSE against the KL term"}]
+
+
+def test_list_settings_shows_the_model_training_and_data_sections():
+    """The sections every run has are listed too, with the defaults, types and help texts `--set` validates against."""
+    from genkit.config.sections import CORE_SECTIONS
+
+    result = CliRunner().invoke(cli, ["list", "--settings"])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for heading in ("model settings:", "training settings:", "data settings:"):
+        assert f"\n{heading}\n" in text, heading
+    assert "  model.sampler = \"\"  (a string) registered sampler name" in text
+    assert "  training.epochs = 10  (an integer) number of epochs" in text
+    assert "  training.optimizer = \"adam\"  ('adam' | 'adamw')" in text
+    assert "  data.name = \"fashion-mnist\"  (a string) dataset name" in text
+    assert "model settings:" not in CliRunner().invoke(cli, ["list"]).output
+    document = json.loads(CliRunner().invoke(cli, ["list", "--settings", "--json"]).output)
+    assert list(document["settings"]) == ["model", "training", "data"]
+    for section, schema in CORE_SECTIONS.items():  # every field of each section, none left out
+        assert [row["name"] for row in document["settings"][section]] == list(schema.__dataclass_fields__)
+    assert {"name": "workers", "type": "an integer", "default": 2,
+            "help": "DataLoader worker processes for datasets read from disk"} in document["settings"]["data"]
+    assert "settings" not in json.loads(CliRunner().invoke(cli, ["list", "--json"]).output)

@@ -52,9 +52,11 @@ def test_genkit_plugins_shows_it(example_site):
                        "recipe": ["mlp-vae", "mlp-mixture-vae"], "command": ["example-hello"]},
         "error": None,
         "disabled": False,
+        "api": ">=1.1,<2",
+        "warnings": [],
     }
     text = run_genkit("plugins", paths=[example_site]).stdout
-    assert f"example  (genkit-example {VERSION}, genkit_example)" in text
+    assert f"example  (genkit-example {VERSION}, genkit_example)\n  plugin API: >=1.1,<2\n" in text
 
 
 def test_absent_when_not_installed(tmp_path):

@@ -57,7 +57,9 @@ def prior_option(multiple: bool = False):
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="Evaluate on the first N images (0: all).")
 @click.option("--samples", type=click.IntRange(min=0), default=0,
               help="Images decoded from the prior for the generation metrics (0: as many as evaluated).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise and the prior draws.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the noise and the prior draws (the loss terms' noise: the run's training seed plus "
+                   "this).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @prior_option(multiple=True)
 @classifier_options
@@ -68,19 +70,24 @@ def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, 
     """Evaluate SOURCE (a run folder or an ONNX export folder) on a dataset split.
 
     \b
-    Reports every loss term (mean and std over images, and per class), the reconstruction MSE and PSNR,
-    for Gaussian samplers the KL per latent dimension and the active dimensions, and the generation
-    quality: the Fréchet distance between classifier features of images decoded from the prior and of
-    real images, split into the decoder's floor (reconstructions against real images) and the prior's
-    own gap (samples against reconstructions, with precision and recall on their manifold), and the
-    classifier's confidence and class coverage, each distance also as KID. The classifier is trained on
-    the dataset the first time (progress on stderr) and cached in ~/.cache/genkit/classifiers/.
+    Reports every loss term, scored as the trainer scores its test split (its batches and noise: the
+    same weights give the test scores of metrics.jsonl; mean and std over images, and per class, or
+    per batch for a term that is a statistic of the batch, Loss.batch_terms), the reconstruction MSE
+    and PSNR, for Gaussian samplers the KL per latent dimension and the active dimensions, and the
+    generation quality: the Fréchet distance between classifier features of images decoded from the
+    prior and of real images, split into the decoder's floor (reconstructions
+    against real images) and the prior's own gap (samples against reconstructions, with precision and
+    recall on their manifold), and the classifier's confidence and class coverage, each distance also
+    as KID. The classifier is trained on the dataset the first time (progress on stderr) and cached
+    in $XDG_CACHE_HOME/genkit/classifiers/ (~/.cache/genkit/classifiers/ when XDG_CACHE_HOME is unset).
 
     \b
-    For a model with a density (a posterior q(z|x), a decoder likelihood and a prior density): the
-    negative log-likelihood by importance sampling with the encoder as proposal (nats per image and
-    bits per dimension, with the ELBO and the IWAE bounds at K = 5 and 50), and the mutual information
-    and total correlation of the aggregate posterior. A model without one says so in one line.
+    For a model with a density (a posterior q(z|x), a decoder likelihood and a prior density:
+    Sampler.log_posterior, Loss.log_likelihood and prior().log_prob, called with the shapes
+    docs/plugins.md gives): the negative log-likelihood by importance sampling with the encoder as
+    proposal (nats per image and bits per dimension, with the ELBO and the IWAE bounds at K = 5 and
+    50), and the mutual information and total correlation of the aggregate posterior. A model without
+    one says so in one line.
     """
     import json
 

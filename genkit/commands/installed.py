@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from genkit import __version__
+from genkit.contract.hookspecs import API_VERSION
 from genkit.contract.host import get_host
 from genkit.contract.registry import COMPONENT_KINDS
 from genkit.errors import GenkitError
@@ -28,16 +30,21 @@ def plugins_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return
+    click.echo(f"genkit {__version__}, plugin API {API_VERSION}")
     if not infos:
         click.echo("No plugins installed.")
     for info in infos:
         dist = f"{info['distribution']} {info['version']}" if info["distribution"] else "(no distribution)"
         state = " [disabled]" if info["disabled"] else (" [ERROR]" if info["error"] else "")
         click.echo(f"{info['name']}{state}  ({dist}, {info['module']})")
+        if info["api"]:
+            click.echo(f"  plugin API: {info['api']}")
         if info["hooks"]:
             click.echo(f"  hooks: {', '.join(info['hooks'])}")
         for kind, names in info["registered"].items():
             click.echo(f"  {kind}: {', '.join(names)}")
+        for warning in info["warnings"]:
+            click.echo(f"  warning: {warning}")
         if info["error"]:
             click.echo(f"  error: {info['error']}")
     if any(info["error"] for info in infos):
@@ -89,14 +96,15 @@ def _setting_lines(rows: list[dict[str, Any]] | str, prefix: str = "") -> list[s
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
 @click.option("--settings", "show_settings", is_flag=True,
-              help="Also show each component's settings (name, default, type, help text) and each recipe's own "
-                   "defaults; imports the plugins' modules.")
+              help="Also show each component's settings (name, default, type, help text), each recipe's own "
+                   "defaults and the model, training and data sections' settings; imports the plugins' modules.")
 def list_command(as_json: bool, show_settings: bool) -> None:
     """List the registered components per kind, the recipes and the datasets.
 
     With --settings every component's settings follow it, as `--set KIND.SETTING=VALUE` takes them
-    (e.g. `--set encoder.filters=[16,32,32,32]`), with their defaults and help texts, and every recipe's
-    overrides of those defaults follow the recipe.
+    (e.g. `--set encoder.filters=[16,32,32,32]`), with their defaults and help texts, every recipe's
+    overrides of those defaults follow the recipe, and the settings of the model, training and data
+    sections follow the datasets (e.g. `--set training.epochs=3`, `--set model.sampler=deterministic`).
     """
     registry = get_host().registry
     settings = {kind: {name: _component_settings(registry, kind, name) for name in registry.components[kind]}
@@ -108,6 +116,8 @@ def list_command(as_json: bool, show_settings: bool) -> None:
                 if kind in settings:
                     rows = settings[kind][entry["name"]]
                     entry["settings"] = rows if isinstance(rows, list) else {"error": rows}
+        if show_settings:
+            document["settings"] = core_settings()
         click.echo(json.dumps(document, indent=2, default=str))
         return
     for kind in COMPONENT_KINDS:
@@ -121,6 +131,17 @@ def list_command(as_json: bool, show_settings: bool) -> None:
         (e.usage, e.description, e.plugin)
         for e in registry.datasets.values()
     ])
+    for section, rows in (core_settings() if show_settings else {}).items():
+        click.echo(f"{section} settings:")
+        for line in _setting_lines(rows, f"{section}."):
+            click.echo(f"  {line}")
+
+
+def core_settings() -> dict[str, list[dict[str, Any]]]:
+    """The settings of the sections every run has (model, training, data), as ``describe_settings`` rows."""
+    from genkit.config.sections import CORE_SECTIONS
+
+    return {section: describe_settings(schema) for section, schema in CORE_SECTIONS.items()}
 
 
 def _recipe_lines(recipe) -> list[str]:

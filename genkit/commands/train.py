@@ -22,7 +22,9 @@ SHORTCUTS = {
 @click.argument("recipe", required=False)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-              help="Override one setting, e.g. --set encoder.filters=[32,64,64,64] (repeatable).")
+              help="Override one setting, e.g. --set encoder.filters=[32,64,64,64]; --set model.loss=NAME (or "
+                   "model.encoder, model.sampler, model.decoder) swaps that part for another registered one "
+                   "(repeatable; `genkit list --settings` shows them all).")
 @click.option("--epochs", type=int, help="Number of epochs (with --resume: the new total).")
 @click.option("--batch-size", type=int, help="Images per step, over all processes together.")
 @click.option("--lr", type=float, help="Learning rate.")
@@ -43,7 +45,8 @@ SHORTCUTS = {
                    "with AVX512_BF16 or AMX; on an H100 the small vae measured faster in fp32); --set and "
                    "--precision still override it.")
 @click.option("--log", "logs", multiple=True, type=click.Choice(["tensorboard"]),
-              help="Also log to TensorBoard event files in RUN/tensorboard/ (repeatable for other logs).")
+              help="Also log to TensorBoard event files in RUN/tensorboard/ (needs pip install "
+                   "\"genkit[tensorboard]\"; repeatable for other logs).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train_command(ctx, recipe, config_file, overrides, resume_dir, out, quiet, nproc, max_restarts, fast, logs,

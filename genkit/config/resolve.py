@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import tomllib
 import typing
@@ -9,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from genkit.config.fields import validate_section
+from genkit.config.schedules import flatten as flatten_schedules
+from genkit.config.schedules import parse_schedules
 from genkit.config.sections import CORE_SECTIONS, RunConfig, StageSettings
 from genkit.contract.registry import COMPONENT_KINDS, Recipe, Registry
+from genkit.deprecation import warn_deprecated
 from genkit.errors import ConfigError
 
 
@@ -26,10 +30,11 @@ def toml_value(value: Any) -> str:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``section.key=value`` (or ``stages.NAME.key=value``) with the value read as TOML (a bare word is a string)."""
+    """``section.key=value`` (or ``stages.NAME.key=value``, ``schedules.loss.NAME={...}``) with the value read as
+    TOML (a bare word is a string)."""
     key, sep, raw = text.partition("=")
     path = [p.strip() for p in key.strip().split(".")]
-    depth = 3 if path[0] == "stages" else 2
+    depth = 3 if path[0] in ("stages", "schedules") else 2
     if not sep or len(path) != depth or not all(path):
         raise ConfigError(f"--set {text!r} is not of the form section.key=value (e.g. training.lr=1e-3, or "
                           f"stages.NAME.key=value for a stage)")
@@ -75,7 +80,7 @@ def stage_tables(stages: Any) -> Any:
     return {k: dict(v) if isinstance(v, dict) else v for k, v in stages.items()} if isinstance(stages, dict) else stages
 
 
-SECTIONS = ("recipe", *CORE_SECTIONS, *COMPONENT_KINDS, "stages")
+SECTIONS = ("recipe", *CORE_SECTIONS, *COMPONENT_KINDS, "stages", "schedules")
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -89,6 +94,9 @@ def merge(base: dict[str, Any], extra: dict[str, Any], origin: str) -> dict[str,
             continue
         if not isinstance(value, dict):
             raise ConfigError(f"[{key}] in {origin} must be a table of settings, got {value!r}")
+        if key == "schedules":  # by setting: a second --set schedules.loss.X adds to the first
+            out["schedules"] = {**flatten_schedules(out.get("schedules") or {}), **flatten_schedules(value)}
+            continue
         if key == "stages":
             stages = out["stages"] = stage_tables(out.get("stages"))
             for name, settings in value.items():
@@ -109,10 +117,41 @@ def build_config(registry: Registry, recipe_name: str, file: str | Path | None =
     user: dict[str, Any] = read_toml(file) if file else {}
     if user.get("recipe") not in (None, recipe_name):
         raise ConfigError(f"config file {file} is for recipe {user['recipe']!r}, not {recipe_name!r}")
-    config = merge(recipe_defaults(registry.recipe(recipe_name)), user, str(file))
-    for text in overrides:
-        config = merge(config, override_table(text), f"--set {text}")
-    return validate(registry, config)
+    recipe = registry.recipe(recipe_name)
+    layers = [(_latent_of_0_1(user, str(file)), str(file)),
+              *((_latent_of_0_1(override_table(text), f"--set {text}"), f"--set {text}") for text in overrides)]
+    config = recipe_defaults(recipe)
+    for table, origin in layers:
+        config = merge(config, table, origin)
+    return validate(registry, _without_swapped_defaults(registry, config, recipe, [table for table, _ in layers]))
+
+
+def _latent_of_0_1(table: dict[str, Any], origin: str) -> dict[str, Any]:
+    """0.1's ``model.z_dim = N`` is today's ``model.latent_shape = [N]``."""
+    model = table.get("model")
+    if not (isinstance(model, dict) and "z_dim" in model):
+        return table
+    if "latent_shape" in model:
+        raise ConfigError(f"{origin} sets both model.z_dim and model.latent_shape; set model.latent_shape only")
+    warn_deprecated("the setting model.z_dim", "model.latent_shape", where=origin)
+    return {**table, "model": {("latent_shape" if k == "z_dim" else k): v for k, v in model.items()}}
+
+
+def _without_swapped_defaults(registry: Registry, config: dict[str, Any], recipe: Recipe,
+                              user_tables: list[dict[str, Any]]) -> dict[str, Any]:
+    """A part swapped with ``model.KIND=NAME`` keeps the settings the recipe gave the part it replaced only where
+    the new part has them too (``r_loss_factor`` from one loss to another); the others were for another class
+    and are dropped. What the user set for the section is kept, and validated against the new part."""
+    out = dict(config)
+    for kind in COMPONENT_KINDS:
+        name = config.get("model", {}).get(kind)
+        if name == getattr(recipe, kind) or not isinstance(name, str):
+            continue
+        accepted = {f.name for f in dataclasses.fields(registry.component_class(kind, name).Settings)}
+        mine = {key for table in user_tables if isinstance(table.get(kind), dict) for key in table[kind]}
+        out[kind] = {key: value for key, value in config.get(kind, {}).items()
+                     if key in mine or key in accepted or key not in recipe.settings.get(kind, {})}
+    return out
 
 
 def override_table(text: str) -> dict[str, Any]:
@@ -153,4 +192,5 @@ def validate(registry: Registry, config: dict[str, Any]) -> RunConfig:
     if not isinstance(stages, dict):
         raise ConfigError(f"stages must be a table of stage tables, got {stages!r}")
     sections["stages"] = tuple(_validate_stage(registry, name, values) for name, values in stages.items())
+    sections["schedules"] = parse_schedules(config.get("schedules", {}), type(sections["loss"]))
     return RunConfig(recipe=str(config.get("recipe", "")), **sections)

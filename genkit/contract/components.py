@@ -14,13 +14,29 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import inspect
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from genkit.contract.priors import DiagonalGaussianPrior, Prior
+from genkit.deprecation import warn_deprecated
+
+
+def _shape(value: Any, what: str, rank: int | None = None) -> tuple[int, ...]:
+    """``value`` as a tuple of positive ints (a bare int is a rank-1 shape), or a ValueError saying why not."""
+    items = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        raise ValueError(f"ModelSpec {what} must be a shape (a tuple of positive ints), got {value!r}") from None
+    if not items or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items) or (
+            rank is not None and len(items) != rank):
+        form = f"{rank} positive ints" if rank else "positive ints, e.g. (2,) or (16, 7, 7)"
+        raise ValueError(f"ModelSpec {what} must be {form}, got {value!r}")
+    return tuple(int(v) for v in items)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +56,29 @@ class ModelSpec:
     parameter_names: tuple[str, ...]
     feature_shape: tuple[int, ...] | None = None
     classes: int = 0
+
+    def __post_init__(self) -> None:
+        # Normalised (a bare int latent is (N,), lists are tuples) or refused here, not in a component later.
+        names = (self.parameter_names,) if isinstance(self.parameter_names, str) else self.parameter_names
+        if not (isinstance(names, (tuple, list)) and all(isinstance(n, str) and n for n in names)):
+            raise ValueError(f"ModelSpec parameter_names must be a tuple of names, got {self.parameter_names!r}")
+        if not (isinstance(self.classes, int) and not isinstance(self.classes, bool) and self.classes >= 0):
+            raise ValueError(f"ModelSpec classes must be an int >= 0 (0: unconditional), got {self.classes!r}")
+        values = {"input_shape": _shape(self.input_shape, "input_shape", 3),
+                  "latent_shape": _shape(self.latent_shape, "latent_shape"), "parameter_names": tuple(names),
+                  "feature_shape": None if self.feature_shape is None else _shape(self.feature_shape,
+                                                                                  "feature_shape")}
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def z_dim(self) -> int:
+        """Deprecated (0.1): the width of a flat latent; use ``latent_shape`` or ``latent_numel``."""
+        warn_deprecated("ModelSpec.z_dim", "ModelSpec.latent_shape (or latent_numel, its width when flat)")
+        if len(self.latent_shape) != 1:
+            raise AttributeError(f"ModelSpec.z_dim is only defined for a flat latent; this one is "
+                                 f"{list(self.latent_shape)}: use latent_shape")
+        return self.latent_shape[0]
 
     @property
     def conditional(self) -> bool:
@@ -96,6 +135,15 @@ class Component(nn.Module, abc.ABC):
         self.spec = spec
         self.settings = self.Settings(**settings)
 
+    def after_step(self, step: int) -> None:
+        """An update without gradients after each optimizer step (a codebook's moving average, say).
+
+        The trainer calls it on every component, under ``torch.no_grad()``, after optimizer step ``step``
+        (1-based over the whole run) and before the model's averaged weights follow; on every process of a
+        distributed run alike. It must be deterministic (no unseeded randomness) and keep its state in
+        buffers, so that the checkpoint holds it and a resumed run continues it exactly. Default: nothing.
+        """
+
 
 class Encoder(Component):
     """Maps an image batch to the latent distribution's parameters.
@@ -142,6 +190,11 @@ class Sampler(Component):
     extras: ClassVar[tuple[str, ...]] = ()
     fits_prior: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "prior" in cls.__dict__:
+            cls.prior = _prior_from_dict(cls.__dict__["prior"], cls)
+
     @abc.abstractmethod
     def forward(self, *params: torch.Tensor,
                 generator: torch.Generator | None = None) -> SamplerOutput | torch.Tensor: ...
@@ -161,7 +214,13 @@ class Sampler(Component):
         """Fit the prior to the training codes (N, *latent_shape); only called when ``fits_prior``."""
 
     def log_posterior(self, z: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
-        """log q(z|x) (N,) of points z (N, *latent_shape) under the posterior ``params`` describe.
+        """log q(z|x) (K·N,) of points z (K·N, *latent_shape) under the posteriors of N images.
+
+        ``params`` are the encoder's outputs of the N images, once each: (N, ...). z holds K points of
+        every image, draw-major as ``forward`` lays out its rows (row k·N + i is draw k of image i), so
+        row r is scored under the posterior of image r mod N (tile the params K times). Evaluation's
+        likelihood passes up to 256 images and K·N up to 8192 rows a call; its check beforehand passes
+        one image's code (K = N = 1).
 
         A sampler that defines a density implements it (with ``forward`` drawing from that density), so
         likelihoods can be estimated by importance sampling with the encoder as proposal; one that
@@ -193,13 +252,30 @@ class Loss(Component):
     of scalar tensors, each averaged over the batch: ``loss`` (the total that is minimised) and every
     term it is made of, so training logs each. ``terms`` (class attribute) lists the keys, ``loss``
     first. A loss that does not look at the reconstruction (a prior's likelihood, say) sets
-    ``needs_reconstruction = False`` and the model skips the decoder.
+    ``needs_reconstruction = False`` and the model skips the decoder. ``needs_extras`` names the sampler
+    extras ``forward`` reads (a sampler that does not give them is refused before training). ``forward``
+    reads the loss's settings from ``self.settings`` each time, so a numeric one can follow a schedule
+    (``[schedules]``: the trainer replaces ``self.settings`` as training goes).
+
+    ``batch_terms`` (class attribute) lists the terms that are statistics of the batch rather than means
+    of per-image values (an MMD between the batch's codes and prior draws, a minibatch estimate of a
+    total correlation, a discriminator's accuracy): such a term means something only on a batch of the
+    training batch size, so evaluation scores it on the trainer's test batches and reports it per batch.
+    ``loss`` is in it when any term it is made of is; every other term is a mean over images.
     """
 
     kind = "loss"
     terms: ClassVar[tuple[str, ...]] = ("loss",)
+    batch_terms: ClassVar[tuple[str, ...]] = ()  # terms that are statistics of the batch (see above)
     needs_reconstruction: ClassVar[bool] = True
+    needs_extras: ClassVar[tuple[str, ...]] = ()  # the sampler extras forward reads (checked before training)
     likelihood: ClassVar[str] = ""  # the decoder likelihood log_likelihood computes, e.g. "gaussian (sigma 0.63)"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if forward is not None and _takes_three_tensors(forward):
+            cls.forward = _forward_from_0_1(forward, cls)
 
     @abc.abstractmethod
     def forward(self, x: torch.Tensor, out: ModelOutput) -> dict[str, torch.Tensor]: ...
@@ -208,6 +284,56 @@ class Loss(Component):
         """log p(x|z) (N,) in nats of images x under the decoder's output x_hat, for the likelihood the
         loss implies (say which in ``likelihood``); a loss that implies none leaves this."""
         raise NotImplementedError(f"{type(self).__name__} implies no decoder likelihood p(x|z)")
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _defined_at(function) -> str:
+    """Where ``function`` is defined, for a warning about the method itself (not about one call of it)."""
+    code = function.__code__
+    return f"{code.co_filename}:{code.co_firstlineno}"
+
+
+def _prior_from_dict(prior, cls: type):
+    """0.1's ``Sampler.prior()`` returned ``{"mean": ..., "std": ...}``: read it as the diagonal Gaussian it meant."""
+    def wrapper(self):
+        value = prior(self)
+        if isinstance(value, dict):
+            warn_deprecated(f"{_qualname(cls)}.prior() returning a dict",
+                            "a prior family of genkit.contract.priors (here DiagonalGaussianPrior(mean, std))",
+                            where=_defined_at(prior))
+            mean = value["mean"]
+            return DiagonalGaussianPrior(mean.reshape(self.spec.latent_shape),
+                                         value["std"].expand_as(mean).reshape(self.spec.latent_shape))
+        return value
+
+    wrapper.__doc__, wrapper.__name__, wrapper.__qualname__ = prior.__doc__, prior.__name__, prior.__qualname__
+    return wrapper
+
+
+def _takes_three_tensors(forward) -> bool:
+    """Whether ``forward`` has 0.1's signature ``(self, x, x_hat, params)`` rather than ``(self, x, out)``."""
+    try:
+        params = list(inspect.signature(forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 3
+
+
+def _forward_from_0_1(forward, cls: type):
+    """0.1's ``Loss.forward(x, x_hat, params)``, called with today's ``(x, out)``."""
+    warn_deprecated(f"{_qualname(cls)}.forward(x, x_hat, params)",
+                    "forward(x, out) with out a genkit.contract.components.ModelOutput (out.x_hat, out.params)",
+                    where=_defined_at(forward))
+
+    def adapted(self, x: torch.Tensor, out: ModelOutput) -> dict[str, torch.Tensor]:
+        return forward(self, x, out.x_hat, out.params)
+
+    adapted.__doc__, adapted.__name__, adapted.__qualname__ = forward.__doc__, forward.__name__, forward.__qualname__
+    return adapted
 
 
 KINDS: dict[str, type[Component]] = {

@@ -9,9 +9,16 @@ calling plugin, and the plugin calls ``register`` once per thing it provides and
 core, not the plugin, decides what a registration means:
 
 - names use letters, digits, ``-``, ``_`` and ``.``; each kind has its own namespace;
-- a name already taken in its kind is an error naming both plugins, and the later plugin is skipped
-  (built-in plugins load first, then the others in order of distribution name);
+- a name already taken in its kind is an error naming both plugins, and the later registration is
+  skipped, with a warning line; the rest of the plugin loads (built-in plugins load first, then the
+  others in order of distribution name);
 - a plugin whose hook raises is skipped as a whole: what it registered before raising is withdrawn.
+
+The plugin API has a version of its own, ``API_VERSION`` (major.minor): the minor number moves when the
+API grows or a name is deprecated (a shim keeps the old name working, with a warning), the major number
+when a deprecated name is removed. A plugin module may declare the API versions it supports as a
+version specifier in ``genkit_api`` (``genkit_api = ">=1.1,<2"``); ``genkit plugins`` shows it, and a
+genkit whose API is outside it says so in one warning line (the plugin still loads).
 
 Plugin modules are imported for every ``genkit`` command, ``--help`` included, so they must stay cheap
 to import: register components as ``"package.module:ClassName"`` strings and import torch inside the
@@ -21,6 +28,8 @@ modules those strings point at.
 from __future__ import annotations
 
 import pluggy
+
+API_VERSION = "1.1"
 
 hookspec = pluggy.HookspecMarker("genkit")
 hookimpl = pluggy.HookimplMarker("genkit")
@@ -57,7 +66,8 @@ def register_recipes(register):
     """Register model recipes: one component of each kind plus default hyper-parameters.
 
     ``register(name, *, encoder, sampler, decoder, loss, input_shape, latent_shape, settings=None,
-    description="", classes=0, stages=())``. The four parts are component names, of any plugin; they
+    description="", classes=0, stages=())`` (``z_dim=N``, the 0.1 name of ``latent_shape=N``, still
+    works until genkit 0.4, with a deprecation warning). The four parts are component names, of any plugin; they
     are looked up when a model is built. ``input_shape`` is (C, H, W); ``latent_shape`` the shape of one
     latent point, ``N`` or ``(N,)`` for a flat latent, ``(D, h, w)`` for a spatial one. ``classes`` > 0
     makes the model conditional on a class label in [0, classes). ``settings`` maps some of

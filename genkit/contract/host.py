@@ -3,7 +3,11 @@
 A plugin that fails to import, implements a hook that does not exist, or raises inside a hook is
 reported as one warning line and in ``genkit plugins``; everything else keeps working. Environment:
 
-- ``GENKIT_STRICT_PLUGINS=1`` turns such a failure into an error.
+A name another plugin registered first skips only that registration, with a warning line; a plugin
+that declares the plugin API versions it supports (``genkit_api``, see ``genkit.contract.hookspecs``)
+and does not include this genkit's gets a warning line but loads.
+
+- ``GENKIT_STRICT_PLUGINS=1`` turns such a failure (a clash and an API mismatch too) into an error.
 - ``GENKIT_DISABLE_PLUGINS=name1,name2`` blocks plugins by entry-point or distribution name; a
   blocked plugin is not even imported, so this also rescues a CLI that a plugin breaks at import.
 - ``GENKIT_DEBUG=1`` prints the traceback of each plugin failure above its warning line.
@@ -24,8 +28,10 @@ from typing import Any
 
 import pluggy
 
+from genkit import __version__
 from genkit.contract import hookspecs
-from genkit.contract.registry import COMPONENT_HOOKS, Registry, make_register
+from genkit.contract.hookspecs import API_VERSION
+from genkit.contract.registry import COMPONENT_HOOKS, NameClashError, Registry, make_register
 from genkit.environment import env_flag
 from genkit.errors import PluginError
 
@@ -49,9 +55,15 @@ class PluginInfo:
     registered: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     error: str | None = None
     disabled: bool = False
+    api: str | None = None  # the plugin API versions the plugin declares it supports (``genkit_api``)
+    warnings: list[str] = dataclasses.field(default_factory=list)  # registrations skipped, API mismatch
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+class StrictModeError(PluginError):
+    """A plugin problem that strict mode turns into an error: it ends loading as it is, not wrapped again."""
 
 
 def strict_mode() -> bool:
@@ -106,7 +118,7 @@ class PluginHost:
             self.registry.remove_plugin(info.name)
             self.command_owners = {c: p for c, p in self.command_owners.items() if p != info.name}
         if self.strict:
-            raise PluginError(
+            raise StrictModeError(
                 f"plugin {info.name!r}: {message} (strict mode: GENKIT_STRICT_PLUGINS is set)"
             ) from exc
         if self.debug and exc is not None:
@@ -117,6 +129,32 @@ class PluginHost:
             f"(details: `genkit plugins`; hide it: GENKIT_DISABLE_PLUGINS={hide})",
             file=sys.stderr,
         )
+
+    def _warn(self, info: PluginInfo, message: str, exc: BaseException | None = None) -> None:
+        """Something about ``info``'s plugin that does not stop it loading: one warning line (strict: an error)."""
+        info.warnings.append(message)
+        if self.strict:
+            raise StrictModeError(f"plugin {info.name!r}: {message} (strict mode: GENKIT_STRICT_PLUGINS is set)") \
+                from exc
+        print(f"genkit: warning: plugin {info.name!r}: {message}", file=sys.stderr)
+
+    def _check_api(self, plugin: Any, info: PluginInfo) -> None:
+        declared = getattr(plugin, "genkit_api", None)
+        if declared is None:
+            return
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only for plugins that declare
+
+        info.api = str(declared)
+        try:
+            supported = SpecifierSet(str(declared))
+        except InvalidSpecifier:
+            self._warn(info, f"declares genkit_api = {declared!r}, which is not a version specifier "
+                             f"(write e.g. '>=1.1,<2')")
+            return
+        if API_VERSION not in supported:
+            self._warn(info, f"supports genkit plugin API {declared} but this genkit ({__version__}) has plugin "
+                             f"API {API_VERSION}; it may not work: install a version of "
+                             f"{info.distribution or info.name} made for plugin API {API_VERSION}")
 
     def is_disabled(self, info: PluginInfo) -> bool:
         names = {normalize_name(info.name)}
@@ -169,6 +207,7 @@ class PluginHost:
             self._fail(info, f"invalid hooks: {' '.join(str(exc).split())}", exc)
             return
         info.hooks = sorted(c.name for c in self.manager.get_hookcallers(plugin) or [])
+        self._check_api(plugin, info)
 
     @staticmethod
     def _unknown_hooks_message(names: list[str]) -> str:
@@ -190,7 +229,7 @@ class PluginHost:
             result = impl.function(*(kwargs[name] for name in impl.argnames))
             if result is not None:
                 raise PluginError(f"{hook} returned a value; call register(...) for each entry instead")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, StrictModeError):
             raise
         except BaseException as exc:  # noqa: BLE001 - isolate the plugin, keep the rest working
             self._fail(info, f"hook {hook} raised {_describe(exc)}", exc)
@@ -200,10 +239,16 @@ class PluginHost:
             # get_hookimpls() is in registration (= load) order; pluggy itself would call them in
             # reverse, which would let a third-party plugin claim a name before a built-in.
             for impl in getattr(self.manager.hook, hook).get_hookimpls():
-                self._call(impl, hook, register=make_register(self.registry, hook, impl.plugin_name))
+                info = self.plugins[impl.plugin_name]
+                register = make_register(self.registry, hook, impl.plugin_name,
+                                         on_clash=lambda exc, info=info: self._skip_registration(info, exc))
+                self._call(impl, hook, register=register)
         if self.strict:
             self.check_targets()
         self._record_registered()
+
+    def _skip_registration(self, info: PluginInfo, exc: NameClashError) -> None:
+        self._warn(info, f"one registration skipped: {exc}", exc)
 
     def check_targets(self) -> None:
         """Strict mode: import every registered ``"module:Class"`` target now, not at a user's first use."""
@@ -269,6 +314,11 @@ def get_host() -> PluginHost:
         host.load_entry_points()
         host.run_registrations()
         _HOST = host
+    return _HOST
+
+
+def loaded_host() -> PluginHost | None:
+    """The process-wide plugin host if plugins have been loaded, else None (loads nothing)."""
     return _HOST
 
 

@@ -8,11 +8,13 @@ imports no torch.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any
 
 from genkit import lazy
+from genkit.deprecation import warn_deprecated
 from genkit.errors import ConfigError, PluginError, UnknownNameError
 
 COMPONENT_KINDS = ("encoder", "sampler", "decoder", "loss")
@@ -107,6 +109,12 @@ class Recipe:
     def components(self) -> dict[str, str]:
         return {kind: getattr(self, kind) for kind in COMPONENT_KINDS}
 
+    @property
+    def z_dim(self) -> int:
+        """Deprecated (0.1): the width of a flat latent; ``latent_shape`` is the latent's one name."""
+        warn_deprecated("Recipe.z_dim", "Recipe.latent_shape")
+        return _flat_width(self.latent_shape, "Recipe.z_dim")
+
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "plugin": self.plugin, "description": self.description,
                 **self.components(), "input_shape": list(self.input_shape),
@@ -127,6 +135,17 @@ def _check_stages(stages: Any, what: str) -> tuple[dict[str, Any], ...]:
     return tuple(dict(s) for s in stages)
 
 
+def _flat_width(latent_shape: tuple[int, ...], what: str) -> int:
+    if len(latent_shape) != 1:
+        raise AttributeError(f"{what} is only defined for a flat latent; this one is {list(latent_shape)}: "
+                             f"use latent_shape")
+    return latent_shape[0]
+
+
+class NameClashError(PluginError):
+    """A name already registered in its kind by another plugin: the later registration is skipped."""
+
+
 class Registry:
     """What the loaded plugins provide, by kind and name."""
 
@@ -143,7 +162,7 @@ class Registry:
             raise PluginError(f"plugin {plugin!r} registered an invalid {kind} name {name!r} "
                               f"(use letters, digits, '-', '_' and '.')")
         if name in table:
-            raise PluginError(
+            raise NameClashError(
                 f"{kind} {name!r} is registered by both plugin {table[name].plugin!r} and plugin "
                 f"{plugin!r}; rename one (a plugin's names should be its own, e.g. '{plugin}-{name}'), or "
                 f"disable one with GENKIT_DISABLE_PLUGINS"
@@ -250,17 +269,57 @@ class Registry:
         }
 
 
-def make_register(registry: Registry, hook: str, plugin: str) -> Callable[..., Any]:
-    """The ``register`` callback a hook of ``plugin`` receives."""
+def _recipe_kwargs(kwargs: dict[str, Any], what: str) -> dict[str, Any]:
+    """A recipe registration's keywords in today's names (0.1's ``z_dim=N`` is ``latent_shape=N``), checked
+    here so that a wrong one is named as the plugin's mistake, not as an internal method's."""
+    if "z_dim" in kwargs:
+        if "latent_shape" in kwargs:
+            raise PluginError(f"{what} gives both z_dim and latent_shape; give latent_shape only")
+        warn_deprecated("register(..., z_dim=N) in register_recipes", "register(..., latent_shape=N)")
+        kwargs = {("latent_shape" if k == "z_dim" else k): v for k, v in kwargs.items()}
+    params = {n: p for n, p in inspect.signature(Registry.add_recipe).parameters.items() if n not in ("self", "name",
+                                                                                                       "plugin")}
+    unknown = sorted(set(kwargs) - set(params))
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in kwargs]
+    if unknown or missing:
+        problem = f"unknown keyword {', '.join(unknown)}" if unknown else f"no {', '.join(missing)}"
+        raise PluginError(f"{what} has {problem}; register_recipes' register takes name and the keywords "
+                          f"{', '.join(params)}")
+    return kwargs
+
+
+def make_register(registry: Registry, hook: str, plugin: str,
+                  on_clash: Callable[[NameClashError], None] | None = None) -> Callable[..., Any]:
+    """The ``register`` callback a hook of ``plugin`` receives.
+
+    A name another plugin registered first goes to ``on_clash`` (which skips that one registration,
+    and the rest of the plugin loads); without ``on_clash`` it raises ``NameClashError``.
+    """
     if hook == "register_recipes":
-        def register(name, **kwargs):
-            return registry.add_recipe(name, plugin=plugin, **kwargs)
+        def add(name, **kwargs):
+            return registry.add_recipe(name, plugin=plugin, **_recipe_kwargs(kwargs, f"recipe {name!r} of plugin "
+                                                                                      f"{plugin!r}"))
     elif hook == "register_datasets":
-        def register(name, target, description="", takes_argument=False, argument="PATH"):
+        def add(name, target, description="", takes_argument=False, argument="PATH"):
             return registry.add_dataset(name, target, plugin, description, takes_argument, argument)
     else:
         kind = COMPONENT_HOOKS[hook]
 
-        def register(name, target, description=""):
+        def add(name, target, description=""):
             return registry.add_component(kind, name, target, plugin, description)
+
+    def register(*args, **kwargs):
+        try:
+            inspect.signature(add).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise PluginError(f"{hook}'s register{inspect.signature(add)} was called wrongly: {exc}") from None
+        try:
+            return add(*args, **kwargs)
+        except NameClashError as exc:
+            if on_clash is None:
+                raise
+            on_clash(exc)
+            return None
+
+    register.__doc__ = add.__doc__
     return register

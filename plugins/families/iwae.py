@@ -52,6 +52,7 @@ class IWAELoss(ImpliedGaussianLikelihood, Loss):
     """``loss = -L_K`` per image, averaged; also the ELBO of the same draws and its parts."""
 
     terms = ("loss", "iwae_bound", "elbo", "log_likelihood", "kl", "mse")
+    needs_extras = ("log_q", "log_p")
 
     @dataclasses.dataclass(frozen=True)
     class Settings:

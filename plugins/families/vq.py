@@ -88,6 +88,7 @@ class VectorQuantizer(Sampler):
 
 class VQLoss(Loss):
     terms = ("loss", "reconstruction", "codebook", "commitment", "mse")
+    needs_extras = ("codebook_loss", "commitment_loss")
 
     @dataclasses.dataclass(frozen=True)
     class Settings:
