@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share the two cores: one thread each (the genkit processes the tests start inherit it),
+    # since OpenMP threads that spin for a core another process holds slow both several-fold.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
