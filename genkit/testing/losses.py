@@ -124,7 +124,16 @@ def check_loss(cls: type, spec: ModelSpec | None = None, settings: dict[str, Any
     terms = getattr(cls, "terms", ())
     require(isinstance(terms, tuple) and terms[:1] == ("loss",) and len(set(terms)) == len(terms), who,
             f"terms must be a tuple of distinct names starting with 'loss'; got {terms!r}")
+    batch_terms, needs = getattr(cls, "batch_terms", ()), getattr(cls, "needs_extras", ())
+    require(isinstance(batch_terms, tuple) and set(batch_terms) <= set(terms), who,
+            f"batch_terms must name terms of the loss ({', '.join(terms)}); got {batch_terms!r}")
+    require(isinstance(needs, tuple) and all(isinstance(n, str) and n for n in needs), who,
+            f"needs_extras must be a tuple of the names of sampler extras; got {needs!r}")
     loss, who, sampler = _loss(cls, spec, settings, sampler, sampler_settings)
+    if sampler is not None:
+        missing = [name for name in needs if name not in sampler.extras]
+        require(not missing, who, f"needs the sampler extras {missing}, which {type(sampler).__name__} does not "
+                                  f"give (its extras: {list(sampler.extras)})")
     spec = loss.spec
     gen = generator(seed)
     x = torch.rand(batch_size, *spec.input_shape, generator=gen)

@@ -212,6 +212,18 @@ class ShiftedTargetLoss(VAELoss):
         return super().forward((x + 0.05).clamp(0.0, 1.0), out)
 
 
+class StrayBatchTermLoss(ReconstructionLoss):
+    """Declares a batch term it does not return: evaluate would look for a term that is not there."""
+
+    batch_terms = ("mmd",)
+
+
+class CodesReadingLoss(ReconstructionLoss):
+    """Reads the sampler extra 'codes' (declared in needs_extras), which a Gaussian sampler does not give."""
+
+    needs_extras = ("codes",)
+
+
 class SwappedBCELoss(ReconstructionLoss):
     """Binary cross-entropy with input and target swapped: linear in x_hat, smallest at 0 or 1."""
 

@@ -145,3 +145,21 @@ def test_a_kind_mixin_refuses_another_kind():
     with pytest.raises(TypeError, match="TestWrongKind tests a sampler, but BatchMeanDecoder is a decoder; "
                                         "use DecoderConformance"):
         instance.test_contract()
+
+
+def test_a_loss_declaring_a_batch_term_it_lacks_fails_the_loss_check():
+    from genkit.testing import check_loss
+
+    with pytest.raises(AssertionError, match=r"StrayBatchTermLoss: batch_terms must name terms of the loss "
+                                             r"\(loss, reconstruction, mse\); got \('mmd',\)"):
+        check_loss(broken.StrayBatchTermLoss, CODE_SPEC)
+
+
+def test_a_loss_needing_an_extra_its_sampler_lacks_fails_the_loss_check():
+    from genkit.testing import check_loss
+    from genkit_plugins.vae.sampler import GaussianSampler
+
+    with pytest.raises(AssertionError, match=r"CodesReadingLoss: needs the sampler extras \['codes'\], which "
+                                             r"GaussianSampler does not give \(its extras: \[\]\)"):
+        check_loss(broken.CodesReadingLoss, SPEC, sampler=GaussianSampler)
+    check_loss(broken.CodesReadingLoss, CODE_SPEC)  # without a sampler to compare with, it passes
