@@ -144,14 +144,10 @@ class GenkitGroup(click.Group):
             return super().invoke(ctx)
         except BaseException as exc:
             if not (isinstance(exc, SystemExit) and not exc.code) and not isinstance(exc, click.exceptions.Exit):
-                _remove_made_parents()
+                from genkit.files.outputs import remove_made_parents
+
+                remove_made_parents()
             raise
-
-
-def _remove_made_parents() -> None:
-    from genkit.files.outputs import remove_made_parents
-
-    remove_made_parents()
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:

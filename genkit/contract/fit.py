@@ -29,17 +29,11 @@ def _shapes(tensors) -> str:
     return ", ".join(str(tuple(t.shape)) for t in tensors)
 
 
-class _Parts:
+def _parts(model) -> dict[str, str]:
     """The model's components, each named by kind, registered name and plugin."""
-
-    def __init__(self, model):
-        self.model = model
-        names = model.config.model if model.config is not None else None
-        self.names = {kind: describe(getattr(model, kind), kind, getattr(names, kind, None) if names else None)
-                      for kind in ("encoder", "sampler", "decoder", "loss")}
-
-    def __getitem__(self, kind: str) -> str:
-        return self.names[kind]
+    names = model.config.model if model.config is not None else None
+    return {kind: describe(getattr(model, kind), kind, getattr(names, kind, None) if names else None)
+            for kind in ("encoder", "sampler", "decoder", "loss")}
 
 
 def check_fit(model, x: torch.Tensor, labels: torch.Tensor | None = None) -> None:
@@ -48,12 +42,12 @@ def check_fit(model, x: torch.Tensor, labels: torch.Tensor | None = None) -> Non
     model.eval()
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
-            _check(model, _Parts(model), x, labels)
+            _check(model, _parts(model), x, labels)
     finally:
         model.train(was_training)
 
 
-def _check(model, parts: _Parts, x: torch.Tensor, labels: torch.Tensor | None) -> None:
+def _check(model, parts: dict[str, str], x: torch.Tensor, labels: torch.Tensor | None) -> None:
     spec, sampler = model.spec, model.sampler
     for loss_name, loss in [(None, model.loss), *model.stage_losses.items()]:
         missing = [name for name in getattr(loss, "needs_extras", ()) if name not in sampler.extras]
@@ -98,11 +92,11 @@ def _check(model, parts: _Parts, x: torch.Tensor, labels: torch.Tensor | None) -
         _check_loss(parts, loss, loss_name, x, out)
 
 
-def _loss_part(parts: _Parts, loss: Component, stage: str | None) -> str:
+def _loss_part(parts: dict[str, str], loss: Component, stage: str | None) -> str:
     return parts["loss"] if stage is None else f"stage {stage!r}'s {describe(loss, 'loss')}"
 
 
-def _check_loss(parts: _Parts, loss, stage: str | None, x: torch.Tensor, out: ModelOutput) -> None:
+def _check_loss(parts: dict[str, str], loss, stage: str | None, x: torch.Tensor, out: ModelOutput) -> None:
     who = _loss_part(parts, loss, stage)
     try:
         terms: Any = loss(x, out)

@@ -71,11 +71,6 @@ class LossTerms:
                        f"need; evaluate the run folder for them")
         return cls(sampler, loss, host_prior(source.prior), missing, verify=True)
 
-    def per_image(self, source: Source, images: np.ndarray, params: dict[str, np.ndarray],
-                  labels: np.ndarray | None, generator, codes: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Each per-image term's value per image (see ``score``); empty (and ``missing`` set) when unavailable."""
-        return self.score(source, images, params, labels, generator, codes)[1]
-
     def score(self, source: Source, images: np.ndarray, params: dict[str, np.ndarray], labels: np.ndarray | None,
               generator, codes: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The batch's terms (0-d tensors, as the loss returns them) and each per-image term's N values.

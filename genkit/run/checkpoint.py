@@ -129,11 +129,13 @@ def load_model(run_dir: str | Path, device: str = "cpu", weights: str = "average
     tensors, _ = _load_safetensors(run_dir / WEIGHTS_FILE)
     load_state(model, tensors, run_dir / WEIGHTS_FILE)
     if config.schedules:  # the scheduled loss settings in force when the weights were saved, not their start
-        from genkit.training.schedules import set_values
+        from genkit.training.schedules import apply, set_values
 
         done = read_metrics(run_dir)
-        set_values(model.loss, done[-1].get("settings", {}) if done else
-                   {setting: schedule.start for setting, schedule in config.schedules.items()})
+        if done:
+            set_values(model.loss, done[-1].get("settings", {}))
+        else:  # no epoch committed: where the schedules start
+            apply(model.loss, config.schedules, 0, 0)
     if model.averaged is not None and weights == "averaged":
         model.averaged.copy_to(model)
     return model.to(device).eval()

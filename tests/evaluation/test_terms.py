@@ -42,7 +42,7 @@ def test_each_images_terms_are_its_own_reconstruction_error():
     images = np.random.default_rng(1).uniform(size=(5, 1, 2, 2)).astype(np.float32)
     params, source = _params(5), _source()
     terms = LossTerms(DeterministicSampler(spec=SPEC), ReconstructionLoss(spec=SPEC), None)
-    got = terms.per_image(source, images, params, None, torch.Generator())
+    got = terms.score(source, images, params, None, torch.Generator())[1]
     expected = per_image_mse(images, source.decode(params["code"]))
     assert set(got) == {"loss", "reconstruction", "mse"}
     np.testing.assert_allclose(got["mse"], expected, rtol=1e-6)
@@ -53,12 +53,12 @@ def test_an_export_whose_codes_the_host_sampler_cannot_reproduce_has_no_terms():
     images = np.zeros((4, 1, 2, 2), np.float32)
     params = _params(4)
     terms = LossTerms(DeterministicSampler(spec=SPEC), ReconstructionLoss(spec=SPEC), None, verify=True)
-    assert terms.per_image(_source(codes=params["code"]), images, params, None, torch.Generator())  # they match
+    assert terms.score(_source(codes=params["code"]), images, params, None, torch.Generator())[1]  # they match
     assert terms.missing is None
     wrong = _source(codes=params["code"] + 0.01)
-    assert terms.per_image(wrong, images, params, None, torch.Generator()) == {}
+    assert terms.score(wrong, images, params, None, torch.Generator())[1] == {}
     assert "does not give the export's codes" in terms.missing and "run folder" in terms.missing
-    assert terms.per_image(_source(codes=params["code"]), images, params, None, torch.Generator()) == {}
+    assert terms.score(_source(codes=params["code"]), images, params, None, torch.Generator())[1] == {}
 
 
 class TwoDraws(Sampler):
@@ -93,7 +93,7 @@ def test_k_draws_per_image_decode_with_the_labels_tiled_and_each_image_scores_it
     images, labels = np.zeros((3, 1, 2, 2), np.float32), np.array([2, 0, 3])
     decoded: list = []
     terms = LossTerms(TwoDraws(spec=spec), RowCount(spec=spec), None)
-    got = terms.per_image(_source(classes=4, decoded=decoded), images, _params(3), labels, torch.Generator())
+    got = terms.score(_source(classes=4, decoded=decoded), images, _params(3), labels, torch.Generator())[1]
     for name in ("z_rows", "x_hat_rows", "extra"):
         np.testing.assert_array_equal(got[name], [2.0, 2.0, 2.0])  # its K rows; a 0-d extra redrawn for it
     np.testing.assert_array_equal(got["label"], labels)
