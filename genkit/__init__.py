@@ -9,7 +9,7 @@ from genkit import deprecation
 
 # The package's version (semantic versioning; pyproject.toml reads it from here). The plugin API has a
 # version of its own, genkit.contract.hookspecs.API_VERSION.
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["__version__", "load", "train"]
 

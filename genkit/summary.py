@@ -1,8 +1,9 @@
 """A Keras-style summary of a recipe's model: per component, its layers, output shapes and parameters.
 
 Output shapes are measured, not derived: a dummy batch (with labels cycling over the classes of a
-conditional model) runs through encoder, sampler, decoder, loss and the losses of later training
-stages with forward hooks on every layer, so spatial latents and conditions show as they are. A
+conditional model) runs through encoder, sampler, decoder, loss, the losses of later training stages
+and those of the recipe's players with forward hooks on every layer, so spatial latents and conditions
+show as they are. A generator-only model has no encoder to list (its forward pass draws from the prior). A
 *layer* is a module without children, or any module that owns parameters or saved buffers directly, so
 the rows of a component always add up to its totals. Each component's settings are listed with it.
 
@@ -70,11 +71,16 @@ def _layers(component: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def _parts(model: GenerativeModel) -> dict[str, tuple[str, str, nn.Module]]:
-    """The summarised parts by key: (kind, registered name, module); a later stage's loss as ``stage NAME``."""
+    """The summarised parts by key: (kind, registered name, module); a later stage's loss as ``stage NAME``, a
+    player's own loss as ``player NAME``. A generator-only model's missing encoder is left out."""
     names = model.config.model
-    parts = {kind: (kind, getattr(names, kind), getattr(model, kind)) for kind in COMPONENT_KINDS}
+    parts = {kind: (kind, getattr(names, kind), getattr(model, kind)) for kind in COMPONENT_KINDS
+             if getattr(model, kind) is not None}
     for stage in model.config.stages:
         parts[f"stage {stage.name}"] = ("loss", stage.loss, model.stage_losses[stage.name])
+    for player in model.config.players:
+        if player.name in model.player_losses:
+            parts[f"player {player.name}"] = ("loss", player.loss, model.player_losses[player.name])
     return parts
 
 
@@ -91,7 +97,7 @@ def _run_with_hooks(model: GenerativeModel, watched: dict[nn.Module, None]) -> d
         x = torch.rand(DUMMY_BATCH, *model.spec.input_shape, generator=generator)
         labels = cycle_labels(DUMMY_BATCH, model.spec.classes)
         with torch.no_grad():
-            for loss in (model.loss, *model.stage_losses.values()):
+            for loss in (model.loss, *model.stage_losses.values(), *model.player_losses.values()):
                 # the decoder runs even for a loss that needs no reconstruction, so its layers are measured
                 loss(x, model(x, labels, generator=generator))
     finally:
@@ -129,6 +135,7 @@ def summarize_model(model: GenerativeModel) -> dict[str, Any]:
         "input_shape": list(model.spec.input_shape),
         "latent_shape": list(model.spec.latent_shape),
         "classes": model.spec.classes,
+        "generator_only": model.encoder is None,
         "components": components,
         "total_trainable": sum(c["trainable_parameters"] for c in components.values()),
         "total_non_trainable": sum(c["non_trainable"] for c in components.values()),
@@ -169,6 +176,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     latent = summary["latent_shape"]
     latent_text = "(" + ", ".join(map(str, latent)) + ("," if len(latent) == 1 else "") + ")"
     condition = f"conditional on {summary['classes']} classes" if summary["classes"] else "unconditional"
+    if summary.get("generator_only"):
+        condition += ", generator-only (no encoder: it decodes draws from its prior)"
     lines = [f"recipe {summary['recipe']}: input {shape}, latent shape {latent_text}, {condition}"]
     for kind, part in summary["components"].items():
         rows = [(f"{layer['name']} ({layer['type']})", format_shape(layer["output_shape"]),

@@ -1,9 +1,10 @@
 """One torchrun-style worker for tests/test_distributed_weights.py (started with RANK, WORLD_SIZE, ...).
 
-    python tests/distributed_worker.py train RUN_DIR VARIANT OVERRIDES_JSON
+    python tests/distributed_worker.py train RUN_DIR VARIANT OVERRIDES_JSON [RECIPE]
     python tests/distributed_worker.py batch-norm
 
-``train`` trains the ``vae`` recipe with the given ``--set`` overrides into RUN_DIR, as a worker of
+``train`` trains RECIPE (``vae`` by default; the players fixture's ``fixture-wgan`` when its plugin is on the
+path) with the given ``--set`` overrides into RUN_DIR, as a worker of
 ``genkit train --nproc`` would, after breaking the run as VARIANT says. The broken variants are made
 here, from outside (patches of genkit.training.distributed, or a callback given to the trainer), so that production
 code carries no switch for them:
@@ -43,12 +44,13 @@ def summing_gradients():
         writes = False
 
         def on_stage_start(self, trainer, stage):
-            trainer.loss_of.register_comm_hook(None, summed_gradients)
+            for player in trainer.players:
+                player.loss_of.register_comm_hook(None, summed_gradients)
 
     return SummingGradients()
 
 
-def train(run_dir: str, variant: str, overrides: list[str]) -> None:
+def train(run_dir: str, variant: str, overrides: list[str], recipe: str = "vae") -> None:
     from genkit.config import build_config
     from genkit.contract.host import get_registry
     from genkit.training import Trainer
@@ -60,7 +62,7 @@ def train(run_dir: str, variant: str, overrides: list[str]) -> None:
             *args, **(kwargs or {}))
     elif variant not in ("exact", "summed-gradients"):
         raise SystemExit(f"unknown variant {variant!r}")
-    config = build_config(get_registry(), "vae", None, overrides)
+    config = build_config(get_registry(), recipe, None, overrides)
     context = distributed.start(torch.device("cpu"))
     callbacks = [summing_gradients()] if variant == "summed-gradients" else []
     Trainer(config, run_dir, dist=context, progress=False, callbacks=callbacks).run()
@@ -120,7 +122,7 @@ def batch_norm() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "train":
-        train(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]))
+        train(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), *sys.argv[5:6])
     else:
         batch_norm()
     distributed.exit_process(0)

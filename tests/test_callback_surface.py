@@ -25,8 +25,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "training.md"
 HOOKS = ("on_fit_start", "on_stage_start", "on_epoch_start", "on_step_end", "on_epoch_end", "on_fit_end")
 KINDS = {"config": RunConfig, "model": GenerativeModel, "device": torch.device, "run_dir": Path, "resume": bool,
          "epoch": int, "step": int, "global_step": int, "steps_in_epoch": int, "stage": Stage, "stages": tuple,
-         "terms": tuple, "optimizer": torch.optim.Optimizer, "metrics": list, "rank": int, "world_size": int,
-         "is_main": bool}
+         "terms": tuple, "optimizer": torch.optim.Optimizer, "optimizers": dict, "metrics": list, "rank": int,
+         "world_size": int, "is_main": bool}
 
 
 class ReadsEverything(Callback):
@@ -45,6 +45,7 @@ class ReadsEverything(Callback):
         assert len(seen["train_split"]) and len(seen["test_split"]) and callable(seen["log"])
         assert (seen["rank"], seen["world_size"], seen["is_main"]) == (0, 1, True)
         self.optimizers[seen["stage"].name], self.model = seen["optimizer"], seen["model"]
+        assert list(seen["optimizers"].values()) == [seen["optimizer"]]  # one player: the stage's optimizer
         self.calls.append((hook, {k: seen[k] for k in ("epoch", "step", "global_step", "steps_in_epoch")}
                            | {"stage": seen["stage"].name, "terms": seen["terms"], "metrics": len(seen["metrics"])}))
         return seen

@@ -181,7 +181,7 @@ def test_a_plugin_declaring_this_api_loads_silently_and_shows_it(tmp_path):
     assert (info["api"], info["warnings"], info["error"]) == (f">={API_VERSION},<2", [], None)
     text = run_genkit("plugins", paths=[tmp_path]).stdout
     assert text.startswith(f"genkit {genkit.__version__}, plugin API {API_VERSION}\n")
-    assert "declared  (fixture-declared-plugin 1.0, declared_plugin)\n  plugin API: >=1.1,<2\n" in text
+    assert f"declared  (fixture-declared-plugin 1.0, declared_plugin)\n  plugin API: >={API_VERSION},<2\n" in text
 
 
 @pytest.mark.parametrize(("api", "fragment"), [

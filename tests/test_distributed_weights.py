@@ -46,6 +46,8 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import quick_overrides
+from players_fixture import RECIPE as PLAYERS_RECIPE
+from players_fixture import fixture_host, install_fixture
 from safetensors.torch import load_file
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -59,7 +61,11 @@ LIMIT = 65  # two steps at batch 64: a full batch, then one image, which rank 1 
 STEPS = 2
 BATCH_NORM_AND_DROPOUT = {"encoder.batch_norm": "true", "decoder.batch_norm": "true",
                           "encoder.dropout": "true", "decoder.dropout": "true"}
-CASES = {"vae": {}, "vae+batch-norm+dropout": BATCH_NORM_AND_DROPOUT}
+# two players, one step each: the critic's (with its gradient penalty) on the full batch, the generator's on the
+# partial one; every weight, the averaged decoder and both optimizers' moments are compared
+TWO_PLAYERS = {"players.critic.steps": 1}
+CASES = {"vae": {}, "vae+batch-norm+dropout": BATCH_NORM_AND_DROPOUT, "two-players": TWO_PLAYERS}
+RECIPES = {"two-players": PLAYERS_RECIPE}
 DELTA = math.sqrt(64 * 28 * 28) * 2.0 ** -24  # relative error of a gradient summed in another order
 SAFETY = 10.0
 
@@ -86,11 +92,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(world: int, *args: str, timeout: float = 180) -> list[str]:
-    """``tests/distributed_worker.py ARGS`` as ``world`` torchrun workers on this machine; their outputs."""
+def launch(world: int, *args: str, timeout: float = 180, path: Path | None = None) -> list[str]:
+    """``tests/distributed_worker.py ARGS`` as ``world`` torchrun workers on this machine (``path``: a folder of
+    plugins on PYTHONPATH); their outputs."""
     port, procs = free_port(), []
     for rank in range(world):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GENKIT_", "TORCHELASTIC_"))}
+        if path is not None:
+            env["PYTHONPATH"] = str(path)
         env.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
         procs.append(subprocess.Popen([sys.executable, str(WORKER), *args], env=env, text=True,
@@ -107,9 +116,17 @@ def launch(world: int, *args: str, timeout: float = 180) -> list[str]:
     return outputs
 
 
-def train(world: int, run: Path, variant: str, settings: list[str]) -> Path:
-    launch(world, "train", str(run), variant, json.dumps(settings))
+def train(world: int, run: Path, variant: str, settings: list[str], recipe: str = "vae",
+          path: Path | None = None) -> Path:
+    launch(world, "train", str(run), variant, json.dumps(settings), recipe, path=path)
     return run
+
+
+def optimizer_parameter(key: str, names: list[str], players: list[list[str]]) -> str:
+    """The parameter a checkpoint's optimizer tensor belongs to: ``optimizer.I.KEY`` (one optimizer over ``names``)
+    or ``optimizers.P.I.KEY`` (player P's, over ``players[P]``)."""
+    parts = key.split(".")
+    return names[int(parts[1])] if parts[0] == "optimizer" else players[int(parts[1])][int(parts[2])]
 
 
 def cancelled_biases(model: torch.nn.Module) -> set[str]:
@@ -128,17 +145,20 @@ def cancelled_biases(model: torch.nn.Module) -> set[str]:
     return names
 
 
-def compare(one: Path, two: Path, settings: list[str]) -> dict[str, tuple[float, str]]:
+def compare(one: Path, two: Path, settings: list[str], recipe: str = "vae") -> dict[str, tuple[float, str]]:
     """For weights, BatchNorm buffers and Adam moments: the largest ratio of a difference to its bound, and where."""
-    config = build_config(get_registry(), "vae", None, settings)
-    model = build_model(config)  # the initial weights: the runs' common starting point
+    with fixture_host() as host:
+        config = build_config(host.registry, recipe, None, settings)
+        model = build_model(config, host.registry)  # the initial weights: the runs' common starting point
+    players = [[f"{path}.{n}" for path in p.trains for n, _ in model.get_submodule(path).named_parameters()]
+               for p in config.players]
     lr = config.training.lr
     names = [name for name, _ in model.named_parameters()]
     cancelled = cancelled_biases(model)
     momentum = max((m.momentum for m in model.modules() if isinstance(m, _BatchNorm)), default=0.0)
     weights = [load_file(run / "model.safetensors") for run in (one, two)]
-    moments = [{k: v for k, v in load_file(run / "checkpoint.safetensors").items() if k.startswith("optimizer.")}
-               for run in (one, two)]
+    moments = [{k: v for k, v in load_file(run / "checkpoint.safetensors").items()
+                if k.startswith(("optimizer.", "optimizers."))} for run in (one, two)]
     initial = {k: v.double() for k, v in model.state_dict().items()}
     assert weights[0].keys() == weights[1].keys() == initial.keys()
     assert moments[0].keys() == moments[1].keys()
@@ -162,8 +182,9 @@ def compare(one: Path, two: Path, settings: list[str]) -> dict[str, tuple[float,
             drift = momentum * sum(2 * k * lr * ADAM_STEP for k in range(1, STEPS)) * math.sqrt(a.numel()) \
                 if key.endswith("running_mean") else 0.0
             note("buffers", key, float((a - b).norm()) / (WEIGHT_TOLERANCE * moved + drift))
+    assert moments[0]
     for key, a in moments[0].items():
-        name = names[int(key.split(".")[1])]
+        name = optimizer_parameter(key, names, players)
         a, b = a.double(), moments[1][key].double()
         if key.endswith(".step"):
             assert torch.equal(a, b), key
@@ -183,6 +204,7 @@ def runs(small_npz, tmp_path_factory):
     whose arithmetic differs from torch's native CPU kernel by more than the reordering under test.
     """
     root, done = tmp_path_factory.mktemp("weights"), {}
+    site = install_fixture(root / "site")
 
     def get(case: str, variant: str) -> Path:
         if (case, variant) not in done:
@@ -191,7 +213,8 @@ def runs(small_npz, tmp_path_factory):
                 run.mkdir()
                 Trainer(build_config(get_registry(), "vae", None, settings), run, progress=False).run()
             else:
-                train(1 if variant == "one" else 2, run, "exact" if variant in ("one", "two") else variant, settings)
+                train(1 if variant == "one" else 2, run, "exact" if variant in ("one", "two") else variant, settings,
+                      RECIPES.get(case, "vae"), site)
             done[case, variant] = run
         return done[case, variant]
 
@@ -211,7 +234,7 @@ def test_global_batch_norm_is_batch_norm_of_the_whole_batch():
 
 @pytest.mark.parametrize("case", CASES)
 def test_two_processes_train_like_one(case, runs, small_npz):
-    worst = compare(runs(case, "one"), runs(case, "two"), overrides(case, small_npz))
+    worst = compare(runs(case, "one"), runs(case, "two"), overrides(case, small_npz), RECIPES.get(case, "vae"))
     assert all(ratio <= 1 for ratio, _ in worst.values()), worst
 
 
@@ -221,7 +244,8 @@ def test_two_processes_train_like_one(case, runs, small_npz):
     # Adam divides by the gradient's size, so the doubled gradient moves the weights only through eps;
     # exp_avg doubles and exp_avg_sq quadruples
     ("vae", "summed-gradients", ("moments",)),
+    ("two-players", "summed-gradients", ("moments",)),  # each player's DDP sums: both optimizers' moments double
 ])
 def test_broken_runs_exceed_the_tolerance(case, variant, caught_by, runs, small_npz):
-    worst = compare(runs(case, "one"), runs(case, variant), overrides(case, small_npz))
+    worst = compare(runs(case, "one"), runs(case, variant), overrides(case, small_npz), RECIPES.get(case, "vae"))
     assert all(worst[part][0] > 1 for part in caught_by), worst

@@ -17,11 +17,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 from conftest import quick_overrides
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 import genkit
 from genkit.contract.host import get_registry
 from genkit.contract.registry import make_register
+from genkit.testing import check_loss_networks_not_exported, check_players
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 EXAMPLE = re.compile(r"```python\n# example: ([\w-]+)\n(.*?)```", re.S)
@@ -34,7 +36,9 @@ def examples(page: str) -> dict[str, str]:
 
 def run_example(page: str, name: str) -> dict:
     namespace: dict = {"__name__": f"docs_{name.replace('-', '_')}"}
-    exec(compile(examples(page)[name], f"{page}#{name}", "exec"), namespace)  # noqa: S102 - the page's own example
+    # dont_inherit: the example runs as a reader's script would, without this module's `from __future__` imports
+    code = compile(examples(page)[name], f"{page}#{name}", "exec", dont_inherit=True)
+    exec(code, namespace)  # noqa: S102 - the page's own example
     return namespace
 
 
@@ -62,7 +66,7 @@ def registry():
 
 def test_every_python_block_of_the_training_page_is_an_example():
     text = (DOCS / "training.md").read_text(encoding="utf-8")
-    assert text.count("```python\n") == len(EXAMPLE.findall(text)) == 3
+    assert text.count("```python\n") == len(EXAMPLE.findall(text)) == 4
     assert set(examples("plugins.md")) >= {"density"}
 
 
@@ -89,6 +93,42 @@ def test_staged_recipe(tiny, registry):
     result = genkit.train("my-vq", overrides=["training.epochs=1", "stages.prior.epochs=1"], out="my-vq")
     assert [(m["epoch"], m["stage"]) for m in result.metrics] == [(1, "main"), (2, "prior")]
     assert set(result.metrics[1]["train"]) == {"loss", "nll", "bits_per_code"}
+
+
+def test_players(tiny, registry):
+    """The page's two-player generator-only recipe trains both players, and the critic is saved, not exported."""
+    namespace = run_example("training.md", "players")
+    assert registry.recipe("tiny-wgan").components()["encoder"] == "none"
+    assert {c.plugin for c in (registry.component("loss", "wgan-critic"), registry.recipe("tiny-wgan"))} == {PLUGIN}
+    record = namespace["result"].metrics[-1]
+    assert list(record["train"]) == ["critic.loss", "critic.wasserstein", "critic.gradient_penalty", "generator.loss"]
+    assert record["test"].keys() == record["train"].keys()
+    assert all(np.isfinite(v) for v in [*record["train"].values(), *record["test"].values()])
+    assert record["test"]["critic.gradient_penalty"] > 0  # scored without gradients, the penalty still has its input's
+    assert record["player_lr"] == {"critic": 1e-4, "generator": 1e-4}
+    critic_terms = {k.removeprefix("critic."): v for k, v in record["train"].items() if k.startswith("critic.")}
+    assert namespace["critic"] == critic_terms  # what the page prints
+    # 128 images at batch 32 are 4 steps: the critic's turn of 3, then the generator's 1
+    with safe_open(str(tiny / "tiny-wgan" / "checkpoint.safetensors"), "pt") as f:
+        trainer = json.loads(f.metadata()["trainer"])
+        steps = {e["player"]: int(f.get_tensor(f"optimizers.{i}.0.step")) for i, e in enumerate(trainer["optimizers"])}
+    assert steps == {"critic": 3, "generator": 1}
+    weights = load_file(tiny / "tiny-wgan" / "model.safetensors")
+    critic = {k for k in weights if k.startswith("player_losses.critic.network.")}
+    assert critic == {f"player_losses.critic.network.{i}.{p}" for i in (1, 3) for p in ("weight", "bias")}
+    assert not any(k.startswith("encoder.") for k in weights)
+    model = genkit.load(tiny / "tiny-wgan")
+    assert model.encoder is None and model.generate(4).shape == (4, 1, 28, 28)
+    saved = weights["player_losses.critic.network.1.weight"]
+    assert torch.equal(model.player_losses["critic"].network[1].weight, saved)
+    changed = check_players(model, torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    assert {k.split(".")[0] for k in changed["critic"]} == {"player_losses"}
+    assert {k.split(".")[0] for k in changed["generator"]} == {"decoder"}
+    from genkit.onnx.export_run import export_run
+
+    export_run(tiny / "tiny-wgan", tiny / "export", log=lambda line: None)
+    assert sorted(p.name for p in (tiny / "export").glob("*.onnx")) == ["decoder.onnx"]  # no encoder, no critic
+    assert check_loss_networks_not_exported(model, tiny / "export") == 3  # the critic's tensors but its 1-number bias
 
 
 def test_density(tiny, registry, small_npz, monkeypatch):

@@ -88,6 +88,12 @@ def evaluate_command(source, data, split, limit, samples, seed, as_json, prior, 
     proposal (nats per image and bits per dimension, with the ELBO and the IWAE bounds at K = 5 and
     50), and the mutual information and total correlation of the aggregate posterior. A model without
     one says so in one line.
+
+    \b
+    A generator-only model (no encoder) gets the generation metrics, with precision and recall against
+    the real images, and (from a run folder) the loss terms of each of its players, scored per batch as
+    the trainer scores them; reconstruction, the latent diagnostics and the likelihood need an encoder
+    and say so in one line each.
     """
     import json
 

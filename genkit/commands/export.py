@@ -34,7 +34,8 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 def export_command(run_dir, to_onnx, out, opset, exporter, atol, quiet, precision, accept_loss, calibration_images,
                    classifier_epochs, classifier_limit):
     """Export RUN to OUT/encoder.onnx and OUT/decoder.onnx (and OUT/prior.onnx for a network prior),
-    verified against the torch model.
+    verified against the torch model; a generator-only model (no encoder) exports OUT/decoder.onnx alone,
+    verified on prior draws.
 
     The graphs are checked with onnx.checker and compared with onnxruntime (CPU) on real test images
     and latent points in batches of 1, 2, 7 and 256; an export that differs by more than --atol is not

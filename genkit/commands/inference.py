@@ -5,6 +5,9 @@ and imports no torch (so ``generate`` works where torch is not installed), a run
 Every output is computed before anything is written, and written atomically, so a failure never
 leaves a half-written or clobbered file.
 
+A generator-only model (no encoder) generates; ``reconstruct`` and ``encode`` refuse it in one line
+before reading any image or writing anything.
+
 A conditional model (one that takes a class label) generates with ``--label N`` (every image of class
 N) or ``--label all`` (one row per class); it encodes and reconstructs with the dataset's labels, or
 ``--label N`` for images that have none.
@@ -185,6 +188,7 @@ def reconstruct_command(source, data, split, images_file, count, out, columns, l
 
     _check_outputs((out,), source, images_file, data)
     model = _open(source, provider, threads, precision)
+    model.require_encoder("reconstruct images")  # a generator-only model: one line, before any image is read
     label = _label(label, model, allow_all=False)
     images, data_labels, described = _read_images(model, data, split, images_file, count)
     recon = model.reconstruct(images, _image_labels(label, model, data_labels, len(images)))
@@ -220,6 +224,7 @@ def encode_command(source, data, split, images_file, count, out, label, provider
     """
     _check_outputs((out, labels_path(Path(out))), source, images_file, data)
     model = _open(source, provider, threads, precision)
+    model.require_encoder("encode images")  # a generator-only model: one line, before any image is read
     label = _label(label, model, allow_all=False)
     images, labels, described = _read_images(model, data, split, images_file, count)
     params = model.encode(images, _image_labels(label, model, labels, len(images)))

@@ -145,10 +145,13 @@ def core_settings() -> dict[str, list[dict[str, Any]]]:
 
 
 def _recipe_lines(recipe) -> list[str]:
-    """A recipe's shapes, condition, stages and its overrides of the components' and training defaults."""
+    """A recipe's shapes, condition, stages, players and its overrides of the components' and training defaults."""
     lines = [f"model.input_shape = {list(recipe.input_shape)}, model.latent_shape = {list(recipe.latent_shape)}, "
              f"model.classes = {recipe.classes}"]
     lines += [f"{section}.{key} = {json.dumps(value, default=str)}"
               for section, values in recipe.settings.items() for key, value in values.items()]
     lines += [f"stage {stage['name']}: {json.dumps(stage, default=str)}" for stage in recipe.stages]
+    lines += [f"player {player['name']}: {json.dumps(player, default=str)}" for player in recipe.players]
+    if recipe.generator_only:
+        lines.insert(0, "generator-only: no encoder; the decoder draws from the prior")
     return lines

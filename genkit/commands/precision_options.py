@@ -33,7 +33,8 @@ def export_precision_options(command):
                           "run's training images; for the CPU), or all. Each variant is checked against the torch "
                           "model on real test images and written only when its outputs are finite, (fp16) no "
                           "activation exceeds float16's range, and it worsens the reconstruction MSE and the "
-                          f"Fréchet distance of generated images by at most {TOLERANCE_HELP}. A variant that "
+                          f"Fréchet distance of generated images by at most {TOLERANCE_HELP} (a generator-only "
+                          f"model, which reconstructs nothing: the Fréchet distance). A variant that "
                           "misses this is not written (one line says why; the exit status is 1, the fp32 graphs "
                           "are written)."),
         click.option("--accept-loss", type=click.FloatRange(min=0.0), callback=_finite, default=None,

@@ -12,8 +12,8 @@ from typing import Any
 from genkit.config.fields import validate_section
 from genkit.config.schedules import flatten as flatten_schedules
 from genkit.config.schedules import parse_schedules
-from genkit.config.sections import CORE_SECTIONS, RunConfig, StageSettings
-from genkit.contract.registry import COMPONENT_KINDS, Recipe, Registry
+from genkit.config.sections import CORE_SECTIONS, NoSettings, PlayerSettings, RunConfig, StageSettings
+from genkit.contract.registry import COMPONENT_KINDS, NO_ENCODER, Recipe, Registry
 from genkit.deprecation import warn_deprecated
 from genkit.errors import ConfigError
 
@@ -34,7 +34,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     TOML (a bare word is a string)."""
     key, sep, raw = text.partition("=")
     path = [p.strip() for p in key.strip().split(".")]
-    depth = 3 if path[0] in ("stages", "schedules") else 2
+    depth = 3 if path[0] in NAMED_TABLES + ("schedules",) else 2
     if not sep or len(path) != depth or not all(path):
         raise ConfigError(f"--set {text!r} is not of the form section.key=value (e.g. training.lr=1e-3, or "
                           f"stages.NAME.key=value for a stage)")
@@ -67,11 +67,13 @@ def recipe_defaults(recipe: Recipe) -> dict[str, Any]:
     for section, values in recipe.settings.items():
         config[section] = dict(values)
     config["stages"] = {stage["name"]: dict(stage) for stage in recipe.stages}
+    config["players"] = {player["name"]: dict(player) for player in recipe.players}
     return config
 
 
 def stage_tables(stages: Any) -> Any:
-    """Stages by name; ``to_dict`` writes them as a list of tables in order (anything else is left to validation)."""
+    """Stages (or players) by name; ``to_dict`` writes them as a list of tables in order (anything else is left
+    to validation)."""
     if stages is None:
         return {}
     if isinstance(stages, list):
@@ -80,7 +82,8 @@ def stage_tables(stages: Any) -> Any:
     return {k: dict(v) if isinstance(v, dict) else v for k, v in stages.items()} if isinstance(stages, dict) else stages
 
 
-SECTIONS = ("recipe", *CORE_SECTIONS, *COMPONENT_KINDS, "stages", "schedules")
+NAMED_TABLES = ("stages", "players")  # sections that hold one table per named stage or player, in order
+SECTIONS = ("recipe", *CORE_SECTIONS, *COMPONENT_KINDS, *NAMED_TABLES, "schedules")
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -97,15 +100,16 @@ def merge(base: dict[str, Any], extra: dict[str, Any], origin: str) -> dict[str,
         if key == "schedules":  # by setting: a second --set schedules.loss.X adds to the first
             out["schedules"] = {**flatten_schedules(out.get("schedules") or {}), **flatten_schedules(value)}
             continue
-        if key == "stages":
-            stages = out["stages"] = stage_tables(out.get("stages"))
+        if key in NAMED_TABLES:
+            tables = out[key] = stage_tables(out.get(key))
+            what = key[:-1]
             for name, settings in value.items():
-                if name not in stages:
-                    known = ", ".join(stages) or "none"
-                    raise ConfigError(f"unknown stage {name!r} in {origin}; this recipe's stages: {known}")
+                if name not in tables:
+                    known = ", ".join(tables) or "none"
+                    raise ConfigError(f"unknown {what} {name!r} in {origin}; this recipe's {key}: {known}")
                 if not isinstance(settings, dict):
-                    raise ConfigError(f"[stages.{name}] in {origin} must be a table of settings, got {settings!r}")
-                stages[name] = {**stages[name], **settings}
+                    raise ConfigError(f"[{key}.{name}] in {origin} must be a table of settings, got {settings!r}")
+                tables[name] = {**tables[name], **settings}
             continue
         out.setdefault(key, {}).update(value)
     return out
@@ -145,7 +149,7 @@ def _without_swapped_defaults(registry: Registry, config: dict[str, Any], recipe
     out = dict(config)
     for kind in COMPONENT_KINDS:
         name = config.get("model", {}).get(kind)
-        if name == getattr(recipe, kind) or not isinstance(name, str):
+        if name == getattr(recipe, kind) or not isinstance(name, str) or name == NO_ENCODER:
             continue
         accepted = {f.name for f in dataclasses.fields(registry.component_class(kind, name).Settings)}
         mine = {key for table in user_tables if isinstance(table.get(kind), dict) for key in table[kind]}
@@ -163,19 +167,45 @@ def override_table(text: str) -> dict[str, Any]:
     return table
 
 
-def _validate_stage(registry: Registry, name: str, values: Any) -> StageSettings:
-    where = f"stages.{name}"
+def _validate_named(registry: Registry, schema: type, section: str, name: str, values: Any,
+                    own_loss: str | None = None) -> Any:
+    """One stage's or player's table: its fields, the modules it trains and its loss's settings (``own_loss`` is
+    the model's loss, which a player with no loss of its own minimises)."""
+    where, what = f"{section}.{name}", section[:-1]
     if not isinstance(values, dict):
         raise ConfigError(f"[{where}] must be a table of settings, got {values!r}")
     loss_settings = values.get("loss_settings") or {}
-    plain = validate_section(StageSettings, {k: v for k, v in values.items() if k != "loss_settings"}, where)
+    plain = validate_section(schema, {k: v for k, v in values.items() if k != "loss_settings"}, where)
     if plain["name"] != name:
-        raise ConfigError(f"{where}.name is {plain['name']!r}; a stage's name is its table's name ({name!r})")
+        raise ConfigError(f"{where}.name is {plain['name']!r}; a {what}'s name is its table's name ({name!r})")
     if not plain["trains"]:
-        raise ConfigError(f"{where}.trains names no module: say which of the model's modules the stage trains")
+        raise ConfigError(f"{where}.trains names no module: say which of the model's modules the {what} trains")
+    if not plain["loss"] and own_loss is not None:
+        if loss_settings:
+            raise ConfigError(f"{where}.loss_settings is set but the {what} minimises the model's own loss: set "
+                              f"that in [loss]")
+        plain["loss_settings"] = None
+        return schema(**plain)
     cls = registry.component_class("loss", plain["loss"])
     plain["loss_settings"] = cls.Settings(**validate_section(cls.Settings, loss_settings, f"{where}.loss_settings"))
-    return StageSettings(**plain)
+    return schema(**plain)
+
+
+def _check_players(players: tuple[PlayerSettings, ...], training: Any) -> None:
+    """Each module in one player at most (a path inside another player's path counts as in both); a cosine
+    schedule falls from each player's lr to training.min_lr, so no player's lr may be below it."""
+    owner: dict[str, str] = {}
+    for player in players:
+        lr = training.lr if player.lr is None else player.lr
+        if (player.schedule or training.schedule) == "cosine" and training.min_lr > lr:
+            raise ConfigError(f"players.{player.name}.lr ({lr:g}) is below training.min_lr ({training.min_lr:g}): the "
+                              f"cosine schedule falls from a player's lr to min_lr; set min_lr <= every player's lr")
+        for path in player.trains:
+            for other, name in owner.items():
+                if path == other or path.startswith(other + ".") or other.startswith(path + "."):
+                    raise ConfigError(f"players.{player.name}.trains names {path!r}, which player {name!r} trains "
+                                      f"too ({other!r}): each module belongs to one player")
+            owner[path] = player.name
 
 
 def validate(registry: Registry, config: dict[str, Any]) -> RunConfig:
@@ -186,11 +216,19 @@ def validate(registry: Registry, config: dict[str, Any]) -> RunConfig:
     for section, schema in CORE_SECTIONS.items():
         sections[section] = schema(**validate_section(schema, config.get(section, {}), section))
     for kind in COMPONENT_KINDS:
-        cls = registry.component_class(kind, getattr(sections["model"], kind))
+        name = getattr(sections["model"], kind)
+        if kind == "encoder" and name == NO_ENCODER:  # a generator-only model
+            sections[kind] = NoSettings(**validate_section(NoSettings, config.get(kind, {}), kind))
+            continue
+        cls = registry.component_class(kind, name)
         sections[kind] = cls.Settings(**validate_section(cls.Settings, config.get(kind, {}), kind))
-    stages = stage_tables(config.get("stages"))
-    if not isinstance(stages, dict):
-        raise ConfigError(f"stages must be a table of stage tables, got {stages!r}")
-    sections["stages"] = tuple(_validate_stage(registry, name, values) for name, values in stages.items())
+    for section, schema in (("stages", StageSettings), ("players", PlayerSettings)):
+        tables = stage_tables(config.get(section))
+        if not isinstance(tables, dict):
+            raise ConfigError(f"{section} must be a table of {section[:-1]} tables, got {tables!r}")
+        sections[section] = tuple(_validate_named(registry, schema, section, name, values,
+                                                  sections["model"].loss if section == "players" else None)
+                                  for name, values in tables.items())
+    _check_players(sections["players"], sections["training"])
     sections["schedules"] = parse_schedules(config.get("schedules", {}), type(sections["loss"]))
     return RunConfig(recipe=str(config.get("recipe", "")), **sections)

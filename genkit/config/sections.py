@@ -7,13 +7,14 @@ from typing import Any, Literal
 
 from genkit.config.fields import field
 from genkit.config.schedules import SettingSchedule
-from genkit.contract.registry import COMPONENT_KINDS
+from genkit.contract.registry import COMPONENT_KINDS, NO_ENCODER
 from genkit.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSettings:
-    encoder: str = field("", "registered encoder name")
+    encoder: str = field("", "registered encoder name, or none: a generator-only model (its decoder draws from "
+                             "the prior; nothing encodes)")
     sampler: str = field("", "registered sampler name")
     decoder: str = field("", "registered decoder name")
     loss: str = field("", "registered loss name")
@@ -98,6 +99,42 @@ class StageSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class PlayerSettings:
+    """One player of the main stage: a named group of the model's modules with its own loss and optimizer.
+
+    A recipe with players trains them in turn, one batch a step: each takes ``steps`` steps (batches) in
+    list order, then the cycle starts again (a critic's 5 steps, then the generator's 1). A player trains
+    only the modules under ``trains`` (paths in the model, as a stage's; a network a loss owns is under
+    ``player_losses.NAME``), minimising its registered ``loss`` (empty: the model's own loss) with its
+    own optimizer; unset optimizer settings default to the training section's.
+    """
+
+    name: str = field("", "the player's name (letters, digits, '-' and '_')")
+    loss: str = field("", "registered loss the player minimises (empty: the model's own loss)")
+    trains: list[str] = field([], "the model's modules this player trains, e.g. decoder or player_losses.critic")
+    steps: int = field(1, "steps (one batch each) the player takes in its turn", min=1)
+    optimizer: Literal["adam", "adamw"] | None = field(None, "adam or adamw (default: training.optimizer)")
+    lr: float | None = field(None, "learning rate (default: training.lr)", min=0.0)
+    betas: list[float] = field([0.9, 0.999], "Adam's beta1 and beta2 (WGAN-GP: [0.5, 0.9])", min=0.0)
+    weight_decay: float | None = field(None, "weight decay (default: training.weight_decay)", min=0.0)
+    schedule: Literal["step", "cosine"] | None = field(None, "learning-rate schedule from this player's lr, with "
+                                                       "training's decay settings (default: training.schedule)")
+    grad_clip: float | None = field(None, "clip this player's gradient norm (default: training.grad_clip)", min=0.0)
+    loss_settings: Any = field(None, "the player loss's own settings")
+
+    @staticmethod
+    def check(values: dict[str, Any], section: str) -> None:
+        if len(values["betas"]) != 2 or not all(b < 1.0 for b in values["betas"]):
+            raise ConfigError(f"{section}.betas must be two numbers in [0, 1), e.g. [0.5, 0.9]; got {values['betas']}")
+
+
+
+@dataclasses.dataclass(frozen=True)
+class NoSettings:
+    """The settings of a part the model does not have (a generator-only model's encoder)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class RunConfig:
     """A validated run configuration: ``config.training.batch_size``, ``config.encoder.filters``, ..."""
 
@@ -111,6 +148,12 @@ class RunConfig:
     loss: Any
     stages: tuple[StageSettings, ...] = ()
     schedules: dict[str, SettingSchedule] = dataclasses.field(default_factory=dict)  # "loss.NAME" -> schedule
+    players: tuple[PlayerSettings, ...] = ()  # none: one player, the model's loss over every module
+
+    @property
+    def generator_only(self) -> bool:
+        """A model without an encoder: it generates from its prior and cannot encode or reconstruct."""
+        return self.model.encoder == NO_ENCODER
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (config.json, export metadata); ``validate`` reads it back."""
@@ -118,6 +161,8 @@ class RunConfig:
         for name in ("model", "training", "data", *COMPONENT_KINDS):
             out[name] = dataclasses.asdict(getattr(self, name))
         out["stages"] = [dataclasses.asdict(stage) for stage in self.stages]
+        if self.players:  # absent rather than empty, as schedules
+            out["players"] = [dataclasses.asdict(player) for player in self.players]
         if self.schedules:  # absent rather than empty: unscheduled runs keep the config.json they always had
             out["schedules"] = {setting: dataclasses.asdict(s) for setting, s in self.schedules.items()}
         return out

@@ -38,7 +38,8 @@ class AveragedWeights(nn.Module):
     @staticmethod
     def _averaged(model: nn.Module, paths: Sequence[str]) -> list[tuple[str, nn.Parameter]]:
         if not paths:
-            return [(n, p) for n, p in model.named_parameters() if not n.startswith(("averaged.", "stage_losses."))]
+            owned = ("averaged.", "stage_losses.", "player_losses.")  # the average itself; networks losses own
+            return [(n, p) for n, p in model.named_parameters() if not n.startswith(owned)]
         chosen = []
         for path in paths:
             module = model.get_submodule(path)  # AttributeError for a path that is no module: the caller says so

@@ -110,7 +110,14 @@ class ModelOutput:
     ``x_hat`` is the decoder's output (None when the loss declares ``needs_reconstruction = False``);
     ``params`` the encoder's outputs by name; ``z`` and ``extras`` the sampler's output; ``labels`` the
     condition (None for an unconditional model); ``prior`` the sampler's prior, for losses that score
-    z under it.
+    z under it. ``losses`` holds the loss of every player of a recipe with players, by player name, so
+    that one player's loss can use a network another's owns (a generator's loss scores its images with
+    the critic of the critic player's loss); it is empty without players. ``generator`` is the noise
+    generator the pass drew with: a loss that draws noise of its own (a gradient penalty's interpolation)
+    draws it from there, so a run is deterministic for its seed and resumes exactly.
+
+    In a generator-only model (no encoder) ``params`` is empty, ``z`` is a draw from the prior, one row
+    per image of the batch, and ``x_hat`` the images the decoder generates from it.
     """
 
     x_hat: torch.Tensor | None
@@ -119,6 +126,8 @@ class ModelOutput:
     extras: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     labels: torch.Tensor | None = None
     prior: Prior | None = None
+    losses: dict[str, Loss] = dataclasses.field(default_factory=dict)
+    generator: torch.Generator | None = None  # the noise generator of the pass, for a loss's own draws
 
 
 class Component(nn.Module, abc.ABC):

@@ -33,7 +33,13 @@ def _parts(model) -> dict[str, str]:
     """The model's components, each named by kind, registered name and plugin."""
     names = model.config.model if model.config is not None else None
     return {kind: describe(getattr(model, kind), kind, getattr(names, kind, None) if names else None)
-            for kind in ("encoder", "sampler", "decoder", "loss")}
+            for kind in ("encoder", "sampler", "decoder", "loss") if getattr(model, kind) is not None}
+
+
+def _losses(model) -> list[tuple[str | None, Any]]:
+    """(how errors name it, loss) of the model's loss and of every stage's and player's own."""
+    return [(None, model.loss), *((f"stage {name!r}", loss) for name, loss in model.stage_losses.items()),
+            *((f"player {name!r}", loss) for name, loss in getattr(model, "player_losses", {}).items())]
 
 
 def check_fit(model, x: torch.Tensor, labels: torch.Tensor | None = None) -> None:
@@ -49,26 +55,33 @@ def check_fit(model, x: torch.Tensor, labels: torch.Tensor | None = None) -> Non
 
 def _check(model, parts: dict[str, str], x: torch.Tensor, labels: torch.Tensor | None) -> None:
     spec, sampler = model.spec, model.sampler
-    for loss_name, loss in [(None, model.loss), *model.stage_losses.items()]:
+    for loss_name, loss in _losses(model):
         missing = [name for name in getattr(loss, "needs_extras", ()) if name not in sampler.extras]
         if missing:
             raise PluginError(f"{_loss_part(parts, loss, loss_name)} needs the sampler extra "
                               f"{', '.join(map(repr, missing))}, which {parts['sampler']} does not give (it gives: "
                               f"{', '.join(sampler.extras) or 'none'}); use a sampler that gives it")
     condition = model.condition(labels)
-    try:
-        params = model.encoder(x, *condition)
-    except PLUGIN_FAILURES as exc:
-        raise PluginError(f"{parts['encoder']} fails on images of shape {tuple(x.shape)}: {_say(exc)}") from exc
-    params = tuple(params) if isinstance(params, (tuple, list)) else (params,)
-    if len(params) != len(spec.parameter_names):
-        raise PluginError(f"{parts['encoder']} gives {len(params)} output(s), but {parts['sampler']} takes "
-                          f"{len(spec.parameter_names)} ({', '.join(spec.parameter_names)})")
-    try:
-        drawn = sampler(*params, generator=torch.Generator(x.device).manual_seed(0))
-    except PLUGIN_FAILURES as exc:
-        raise PluginError(f"{parts['sampler']} cannot take what {parts['encoder']} gives "
-                          f"({_shapes(params)}): {_say(exc)}") from exc
+    if model.encoder is None:  # generator-only: the decoder draws from the prior
+        params = ()
+        try:
+            drawn = sampler.sample_prior(len(x), generator=torch.Generator(x.device).manual_seed(0))
+        except PLUGIN_FAILURES as exc:
+            raise PluginError(f"{parts['sampler']}'s prior cannot be sampled: {_say(exc)}") from exc
+    else:
+        try:
+            params = model.encoder(x, *condition)
+        except PLUGIN_FAILURES as exc:
+            raise PluginError(f"{parts['encoder']} fails on images of shape {tuple(x.shape)}: {_say(exc)}") from exc
+        params = tuple(params) if isinstance(params, (tuple, list)) else (params,)
+        if len(params) != len(spec.parameter_names):
+            raise PluginError(f"{parts['encoder']} gives {len(params)} output(s), but {parts['sampler']} takes "
+                              f"{len(spec.parameter_names)} ({', '.join(spec.parameter_names)})")
+        try:
+            drawn = sampler(*params, generator=torch.Generator(x.device).manual_seed(0))
+        except PLUGIN_FAILURES as exc:
+            raise PluginError(f"{parts['sampler']} cannot take what {parts['encoder']} gives "
+                              f"({_shapes(params)}): {_say(exc)}") from exc
     drawn = drawn if isinstance(drawn, SamplerOutput) else SamplerOutput(drawn)
     if tuple(drawn.z.shape[1:]) != spec.latent_shape:
         raise PluginError(f"{parts['sampler']} gives latent points of shape {tuple(drawn.z.shape[1:])}, not the "
@@ -87,13 +100,15 @@ def _check(model, parts: dict[str, str], x: torch.Tensor, labels: torch.Tensor |
     if tuple(x_hat.shape[1:]) != spec.input_shape:
         raise PluginError(f"{parts['decoder']} gives images of shape {tuple(x_hat.shape[1:])}, not the model's "
                           f"input_shape {list(spec.input_shape)}")
-    out = ModelOutput(x_hat, dict(zip(spec.parameter_names, params)), drawn.z, drawn.extras, labels, sampler.prior())
-    for loss_name, loss in [(None, model.loss), *model.stage_losses.items()]:
+    out = ModelOutput(x_hat, dict(zip(spec.parameter_names, params)), drawn.z, drawn.extras, labels, sampler.prior(),
+                      model.player_loss_map() if hasattr(model, "player_loss_map") else {},
+                      torch.Generator(x.device).manual_seed(1))
+    for loss_name, loss in _losses(model):
         _check_loss(parts, loss, loss_name, x, out)
 
 
-def _loss_part(parts: dict[str, str], loss: Component, stage: str | None) -> str:
-    return parts["loss"] if stage is None else f"stage {stage!r}'s {describe(loss, 'loss')}"
+def _loss_part(parts: dict[str, str], loss: Component, owner: str | None) -> str:
+    return parts["loss"] if owner is None else f"{owner}'s {describe(loss, 'loss')}"
 
 
 def _check_loss(parts: dict[str, str], loss, stage: str | None, x: torch.Tensor, out: ModelOutput) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import pluggy
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 
 hookspec = pluggy.HookspecMarker("genkit")
 hookimpl = pluggy.HookimplMarker("genkit")
@@ -66,7 +66,7 @@ def register_recipes(register):
     """Register model recipes: one component of each kind plus default hyper-parameters.
 
     ``register(name, *, encoder, sampler, decoder, loss, input_shape, latent_shape, settings=None,
-    description="", classes=0, stages=())`` (``z_dim=N``, the 0.1 name of ``latent_shape=N``, still
+    description="", classes=0, stages=(), players=())`` (``z_dim=N``, the 0.1 name of ``latent_shape=N``, still
     works until genkit 0.4, with a deprecation warning). The four parts are component names, of any plugin; they
     are looked up when a model is built. ``input_shape`` is (C, H, W); ``latent_shape`` the shape of one
     latent point, ``N`` or ``(N,)`` for a flat latent, ``(D, h, w)`` for a spatial one. ``classes`` > 0
@@ -75,7 +75,11 @@ def register_recipes(register):
     every one of them can be overridden by the user's TOML file or ``--set section.key=value``.
     ``stages`` lists later training stages on the first one's frozen result, each a dict of
     ``genkit.config.StageSettings`` fields (``name``, ``loss``, ``trains``, ``epochs``, ...),
-    overridable with ``--set stages.NAME.key=value``. A malformed recipe is rejected at registration.
+    overridable with ``--set stages.NAME.key=value``. ``players`` lists the groups of modules that train in
+    turns, each with its own loss and optimizer (a critic and a generator), each a dict of
+    ``genkit.config.PlayerSettings`` fields (``name``, ``loss``, ``trains``, ``steps``, ``lr``, ``betas``, ...),
+    overridable with ``--set players.NAME.key=value``. ``encoder=None`` registers a generator-only recipe: no
+    encoder, the decoder draws from the sampler's prior. A malformed recipe is rejected at registration.
     """
 
 

@@ -18,6 +18,7 @@ from genkit.deprecation import warn_deprecated
 from genkit.errors import ConfigError, PluginError, UnknownNameError
 
 COMPONENT_KINDS = ("encoder", "sampler", "decoder", "loss")
+NO_ENCODER = "none"  # the encoder of a generator-only recipe (``encoder=None`` when registering one)
 COMPONENT_HOOKS = {f"register_{kind}{'es' if kind == 'loss' else 's'}": kind for kind in COMPONENT_KINDS}
 RECIPE_SECTIONS = ("encoder", "sampler", "decoder", "loss", "training", "data")
 # Names travel through command lines, TOML files and NAME:ARGUMENT dataset specs: no ':' or spaces.
@@ -105,6 +106,11 @@ class Recipe:
     description: str = ""
     classes: int = 0
     stages: tuple[dict[str, Any], ...] = ()
+    players: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def generator_only(self) -> bool:
+        return self.encoder == NO_ENCODER
 
     def components(self) -> dict[str, str]:
         return {kind: getattr(self, kind) for kind in COMPONENT_KINDS}
@@ -119,19 +125,20 @@ class Recipe:
         return {"name": self.name, "plugin": self.plugin, "description": self.description,
                 **self.components(), "input_shape": list(self.input_shape),
                 "latent_shape": list(self.latent_shape), "classes": self.classes, "settings": self.settings,
-                "stages": [dict(stage) for stage in self.stages]}
+                "stages": [dict(stage) for stage in self.stages], "players": [dict(p) for p in self.players]}
 
 
-def _check_stages(stages: Any, what: str) -> tuple[dict[str, Any], ...]:
-    """A recipe's later training stages: a list of tables, each with a distinct valid ``name``."""
+def _check_stages(stages: Any, what: str, section: str = "stages") -> tuple[dict[str, Any], ...]:
+    """A recipe's later training stages (or its players): a list of tables, each with a distinct valid ``name``."""
+    one = section[:-1]
     if not isinstance(stages, (list, tuple)) or not all(isinstance(s, dict) for s in stages):
-        raise PluginError(f"{what} has stages {stages!r}; expected a list of dicts (name, loss, trains, ...)")
+        raise PluginError(f"{what} has {section} {stages!r}; expected a list of dicts (name, loss, trains, ...)")
     names = [s.get("name") for s in stages]
     for name in names:
         if not isinstance(name, str) or not _NAME.fullmatch(name) or name == "main":
-            raise PluginError(f"{what} has a stage named {name!r}; use letters, digits, '-' and '_' (not 'main')")
+            raise PluginError(f"{what} has a {one} named {name!r}; use letters, digits, '-' and '_' (not 'main')")
     if len(set(names)) != len(names):
-        raise PluginError(f"{what} names two stages alike: {names}")
+        raise PluginError(f"{what} names two {section} alike: {names}")
     return tuple(dict(s) for s in stages)
 
 
@@ -177,9 +184,10 @@ class Registry:
 
     def add_recipe(self, name: str, *, plugin: str, encoder: str, sampler: str, decoder: str, loss: str,
                    input_shape, latent_shape, settings: dict | None = None, description: str = "",
-                   classes: int = 0, stages: Any = ()) -> Recipe:
+                   classes: int = 0, stages: Any = (), players: Any = ()) -> Recipe:
         self._claim(self.recipes, "recipe", name, plugin)
         what = f"recipe {name!r} of plugin {plugin!r}"
+        encoder = NO_ENCODER if encoder is None else encoder  # a generator-only recipe
         parts = {"encoder": encoder, "sampler": sampler, "decoder": decoder, "loss": loss}
         for kind, part in parts.items():
             if not isinstance(part, str) or not _NAME.fullmatch(part):
@@ -204,7 +212,8 @@ class Registry:
         recipe = Recipe(name, encoder, sampler, decoder, loss, tuple(int(v) for v in shape),
                         tuple(int(v) for v in latent),
                         {section: dict(settings.get(section, {})) for section in RECIPE_SECTIONS},
-                        plugin, str(description), classes, _check_stages(stages, what))
+                        plugin, str(description), classes, _check_stages(stages, what),
+                        _check_stages(players, what, "players"))
         self.recipes[name] = recipe
         return recipe
 

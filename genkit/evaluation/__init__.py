@@ -8,7 +8,9 @@
 (``evaluate``), ``classifier`` (the cached feature network), ``frechet``, ``kid``, ``generation``,
 ``latent``, ``density`` (whether a model defines one), ``likelihood`` (importance-sampled NLL, ELBO and
 IWAE bounds), ``aggregate`` (mutual information and total correlation of the aggregate posterior) and
-``normal`` (Φ, Φ⁻¹) hold one concept each. Latents of any shape are evaluated (flattened where a
+``normal`` (Φ, Φ⁻¹) hold one concept each; ``generator_terms`` (the loss terms of a model without an
+encoder, scored by its run's own model) and ``no_encoder`` (the sections such a model cannot have, with
+the reason) serve generator-only models. Latents of any shape are evaluated (flattened where a
 measure works per dimension); a conditional model is evaluated with the data's labels.
 """
 

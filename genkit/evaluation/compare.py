@@ -18,6 +18,8 @@ HEADLINE: tuple[tuple[str, tuple[str, ...], bool, int], ...] = (
     ("prior gap as KID", ("generation", "kid_to_reconstructions"), True, 4),
     ("precision of samples vs reconstructions", ("generation", "precision_vs_reconstructions"), False, 3),
     ("recall of samples vs reconstructions", ("generation", "recall_vs_reconstructions"), False, 3),
+    ("precision of samples vs real images", ("generation", "precision"), False, 3),  # generator-only models
+    ("recall of samples vs real images", ("generation", "recall"), False, 3),
     ("reconstruction MSE", ("reconstruction", "mse", "mean"), True, 3),
     ("PSNR", ("reconstruction", "psnr", "mean"), False, 4),
     ("classifier confidence on samples", ("generation", "confidence"), False, 3),

@@ -9,6 +9,9 @@ prior samples landing where no real image is encoded. With the reconstructions' 
 told apart: their distance to the real images is the decoder's floor, and the prior samples' distance,
 precision and recall against the reconstructions measure the latent space alone.
 
+A generator-only model makes no reconstructions: its precision and recall are measured against the
+real images' manifold instead (``precision``, ``recall``).
+
 Each distance is given twice: the Fréchet distance and, beside it in the same feature space, the
 kernel distance (KID, ``genkit.evaluation.kid``), which is unbiased at the sample sizes users run.
 """
@@ -58,7 +61,8 @@ def generation_metrics(real_features: np.ndarray, real_probabilities: np.ndarray
         "kid": kid["mean"], "kid_std": kid["std"],
         "kid_settings": {"subsets": kid["subsets"], "subset_size": kid["subset_size"],
                          "implementation": IMPLEMENTATION},
-        **_against_reconstructions(real_features, fake_features, reconstruction_features, seed),
+        **(_against_reconstructions(real_features, fake_features, reconstruction_features, seed)
+           if reconstruction_features is not None else _against_real(real_features, fake_features)),
         "samples": int(len(fake_features)),
         "real_images": int(len(real_features)),
         **class_statistics(fake_probabilities),
@@ -66,6 +70,13 @@ def generation_metrics(real_features: np.ndarray, real_probabilities: np.ndarray
         "real_confidence": real["confidence"],
         "real_class_entropy_normalised": real["class_entropy_normalised"],
     }
+
+
+def _against_real(real: np.ndarray, fake: np.ndarray) -> dict:
+    """Precision and recall of the samples on the real images' feature manifold (no reconstructions to use)."""
+    if min(len(real), len(fake)) <= NEIGHBOURS:
+        return {}
+    return precision_recall(real, fake)
 
 
 def _against_reconstructions(real: np.ndarray, fake: np.ndarray, reconstructions: np.ndarray | None,

@@ -11,6 +11,11 @@ importance-sampled negative log-likelihood with the ELBO and IWAE bounds (``like
 over the first images of the split) and the mutual information and total correlation of its aggregate
 posterior (``aggregate``); a model without one gets one line saying which member is missing.
 
+A generator-only model (no encoder) is scored on what it generates: the generation metrics against the
+real images (precision and recall against them, there being no reconstructions), its loss terms by the
+run's own model (``generator_terms``), and the sections that need an encoder with the reason instead
+of numbers (``no_encoder``).
+
 Codes of any latent shape are flattened to (N, prod(latent_shape)) for the per-dimension measures
 (KL per dimension, active units). A conditional model is encoded and reconstructed with the split's
 own labels, and generates with labels cycling over its classes (``generation.condition`` says so),
@@ -32,9 +37,11 @@ from genkit.evaluation.classifier import ClassifierSettings
 from genkit.evaluation.data import BATCH_SIZE, class_names, dataset_name, open_dataset, walk
 from genkit.evaluation.density import density_of
 from genkit.evaluation.generation import generation_metrics
+from genkit.evaluation.generator_terms import generator_terms
 from genkit.evaluation.latent import latent_statistics
 from genkit.evaluation.likelihood import LikelihoodSettings, likelihood
 from genkit.evaluation.likelihood import check_fits as check_likelihood_fits
+from genkit.evaluation.no_encoder import encoder_sections
 from genkit.evaluation.priors import check_prior, prior_rule
 from genkit.evaluation.reconstruction import mean_std, per_class, per_image_mse, psnr
 from genkit.evaluation.source import Source
@@ -56,7 +63,7 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     rules = list(dict.fromkeys([prior, *other_priors]))
     for name in rules:
-        check_prior(name)  # before minutes of work, not after
+        check_prior(name, source)  # before minutes of work, not after
     dataset = open_dataset(source, data)
     chosen = dataset.split(split)
     if limit:
@@ -75,9 +82,15 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
 
     progress = Progress(-(-len(chosen) // BATCH_SIZE), f"evaluating {source.path.name}")
     mse, labels, mus, log_vars, features, probabilities, recon_features = [], [], [], [], [], [], []
-    posterior_means, density = [], None
+    posterior_means, density, encoding = [], None, not source.generator_only
     for step, (x, y) in enumerate(walk(chosen, BATCH_SIZE, workers), 1):
         progress.update(step)
+        if not encoding:  # a generator-only model: the real images' features alone
+            if judge is not None:
+                f, p = judge.features_and_probabilities(x)
+                features.append(f)
+                probabilities.append(p)
+            continue
         params = source.encode(x, y)
         if density is None:
             density = density_of(source, x, y, params)
@@ -96,36 +109,38 @@ def evaluate(source: Source, data: str | None = None, split: str = "test", limit
             probabilities.append(p)
             recon_features.append(judge.features_and_probabilities(x_hat)[0])
     progress.close()
-    scored = split_terms(source, chosen, seed, workers)
-    per_image = scored["per_image"]
-    mse_all = np.concatenate(mse)
-    label_all = np.concatenate(labels) if labels else None
-
+    scored = split_terms(source, chosen, seed, workers) if encoding else generator_terms(source, chosen, seed, workers)
     result: dict[str, Any] = {
         "source": {"path": str(source.path), "kind": source.kind, "recipe": source.recipe,
                    "sampler": source.sampler_name, "latent_shape": list(source.latent_shape),
-                   "classes": source.classes, "prior": source.prior_family},
-        "data": {"name": dataset_name(source, data), "split": split, "images": len(mse_all)},
+                   "classes": source.classes, "prior": source.prior_family, "generator_only": not encoding},
+        "data": {"name": dataset_name(source, data), "split": split, "images": len(chosen)},
         "seed": seed,
         "loss": scored["loss"],
         "loss_note": scored["note"],
         "loss_scoring": scored["scoring"],
-        "loss_per_class": per_class(per_image, mse_all, label_all, names),
-        "reconstruction": {"mse": mean_std(mse_all), "psnr": mean_std(psnr(mse_all))},
-        "latent": latent_statistics(source, np.concatenate(mus), np.concatenate(log_vars) if log_vars else None),
     }
-    posterior = (np.concatenate(posterior_means)[:AGGREGATE_IMAGES], np.concatenate(log_vars)[:AGGREGATE_IMAGES]) \
-        if log_vars else (None, None)
-    result["latent"]["aggregate"] = aggregate_statistics(source, density, *posterior, seed=seed)
-    result["likelihood"] = likelihood(source, chosen, nll or LikelihoodSettings(), seed, workers, log=log)
-    count = samples or len(mse_all)
+    if encoding:
+        mse_all = np.concatenate(mse)
+        label_all = np.concatenate(labels) if labels else None
+        result["loss_per_class"] = per_class(scored["per_image"], mse_all, label_all, names)
+        result["reconstruction"] = {"mse": mean_std(mse_all), "psnr": mean_std(psnr(mse_all))}
+        result["latent"] = latent_statistics(source, np.concatenate(mus),
+                                             np.concatenate(log_vars) if log_vars else None)
+        posterior = (np.concatenate(posterior_means)[:AGGREGATE_IMAGES],
+                     np.concatenate(log_vars)[:AGGREGATE_IMAGES]) if log_vars else (None, None)
+        result["latent"]["aggregate"] = aggregate_statistics(source, density, *posterior, seed=seed)
+        result["likelihood"] = likelihood(source, chosen, nll or LikelihoodSettings(), seed, workers, log=log)
+    else:
+        result.update(encoder_sections(source, len(chosen), nll))
+    count = samples or len(chosen)
     condition = generation_condition(source)
     if judge is None:
         result["generation"] = {"frechet_distance": None, "samples": count, "note": judge_note, "prior": prior,
                                 "condition": condition}
     else:
         real = np.concatenate(features), np.concatenate(probabilities)
-        recon_f = np.concatenate(recon_features)
+        recon_f = np.concatenate(recon_features) if recon_features else None  # none without an encoder
         by_prior = {}
         for name in rules:
             fake = _generated_features(source, judge, count, seed, prior_rule(name, source, dataset, workers))

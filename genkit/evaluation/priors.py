@@ -9,7 +9,8 @@ trained model under any of them, so the comparison can be made against each.
   Gaussian for the AE, a mixture, codes over a codebook, a prior network), drawn by the backend.
 - ``standard-normal``: N(0, I) over the model's latent shape, whatever the model.
 - ``code-box``: uniform over the bounding box, element by element, of the codes of the first
-  CODE_IMAGES training images (with their labels for a conditional model).
+  CODE_IMAGES training images (with their labels for a conditional model); it needs an encoder, so a
+  generator-only model is refused it in one line.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ CODE_IMAGES = 20000
 Rule = Callable[[int, int], np.ndarray]  # (count, seed) -> (count, *latent_shape) float32 codes
 
 
-def check_prior(name: str) -> None:
+def check_prior(name: str, source=None) -> None:
+    """An unknown rule, or (given ``source``) one the source cannot use, in one line."""
     if name not in PRIORS:
         raise GenkitError(f"unknown prior {name!r}; choose one of {', '.join(PRIORS)}")
+    if name == "code-box" and source is not None:
+        source.require_encoder("draw from the bounding box of its codes (--prior code-box)")
 
 
 def prior_rule(name: str, source, dataset, workers: int = 0) -> Rule:

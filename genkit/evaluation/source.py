@@ -11,6 +11,9 @@ Latent points have the model's ``latent_shape``: (N, z) for a flat latent, (N, D
 one. A conditional model (``classes`` > 0) takes a class label with every image and every latent point:
 each method here takes ``labels`` and refuses, in one line, to run such a model without them.
 
+A generator-only model (no encoder) only decodes: ``encode``, ``codes`` and ``reconstruct`` raise the
+backend's one-line error, and evaluation, plots and reports skip what needs them (``generator_only``).
+
 Randomness: prior draws are the backend's ``sample_prior`` (numpy, seeded). The reparameterisation
 noise of the loss terms comes from the CPU torch generator the trainer's test scoring seeds
 (``genkit.evaluation.split_terms``), and both backends run the same host sampler on the same batches,
@@ -80,6 +83,16 @@ class Source:
     @property
     def conditional(self) -> bool:
         return self.classes > 0
+
+    @property
+    def generator_only(self) -> bool:
+        """Whether the model has no encoder: it decodes prior draws, and nothing here encodes or reconstructs."""
+        return bool(self.config.generator_only)
+
+    def require_encoder(self, what: str) -> None:
+        """The backend's one-line error (it names the run or the export) when there is no encoder to ``what`` with."""
+        if self.generator_only:
+            self.backend.require_encoder(what)
 
     @property
     def sampler_name(self) -> str:
@@ -158,11 +171,13 @@ class Source:
 
     def encode(self, images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The encoder's outputs by name, each float32 (N, *shape), for float32 images (N, C, H, W)."""
+        self.require_encoder("encode images")
         images = np.ascontiguousarray(images, dtype=np.float32)
         return self.backend.encode(images, **self.condition(labels, len(images)))
 
     def codes(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         """The deterministic latent codes (N, *latent_shape) of an image batch (the sampler's mean)."""
+        self.require_encoder("encode images")
         images = np.ascontiguousarray(images, dtype=np.float32)
         return self.backend.codes(images, **self.condition(labels, len(images)))
 
@@ -172,6 +187,7 @@ class Source:
         return self.backend.decode(z, **self.condition(labels, len(z), "latent points"))
 
     def reconstruct(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        self.require_encoder("reconstruct images")
         return self.decode(self.codes(images, labels), labels)
 
     def draw_prior(self, n: int, seed: int = 0) -> np.ndarray:

@@ -34,7 +34,7 @@ class _HostModel:
         self.batches: list[tuple[int, dict[str, float]]] = []  # rows, then the batch's value of each term
         self.per_image: dict[str, list[np.ndarray]] = {}
 
-    def compute_loss(self, x, labels=None, generator=None, stage=None):
+    def compute_loss(self, x, labels=None, generator=None, stage=None, player=None):
         images = x.numpy()
         y = None if labels is None else labels.numpy()
         batch, singles = self.source.terms.score(self.source, images, self.source.encode(images, y), y, generator)

@@ -34,14 +34,17 @@ def _list(values: list[float], shown: int = 8) -> str:
 def format_table(result: dict[str, Any]) -> str:
     s, d = result["source"], result["data"]
     lines = [f"{s['recipe']} ({s['kind']}: {s['path']}) on {d['name']} {d['split']}, {d['images']} images, "
-             f"seed {result['seed']}", "", loss_heading(result.get("loss_scoring"))]
+             f"seed {result['seed']}", "", loss_heading(result.get("loss_scoring"), result["loss"])]
     if result["loss"]:
         lines += _rows([(term, _pm(stats) + per_batch_text(stats)) for term, stats in result["loss"].items()])
     else:
         lines += [f"  {result.get('loss_note') or 'not available'}"]
     r = result["reconstruction"]
     lines += ["", "Reconstruction (decoded deterministic code)"]
-    lines += _rows([("MSE", _pm(r["mse"])), ("PSNR (dB)", _pm(r["psnr"]))])
+    if r is None:  # a generator-only model
+        lines += [f"  {result.get('reconstruction_note') or 'not available'}"]
+    else:
+        lines += _rows([("MSE", _pm(r["mse"])), ("PSNR (dB)", _pm(r["psnr"]))])
     lat = result["latent"]
     lines += ["", f"Latent space (latent shape {shape_text(lat['latent_shape'])}, sampler {s['sampler']}, prior "
                   f"{s.get('prior', 'n/a')})"]
@@ -66,6 +69,7 @@ def format_table(result: dict[str, Any]) -> str:
                                  f"real images, classifier features)"),
             ("KID", f"{_kid(g, 'kid')}  (unbiased, {_kid_subsets(g)})"),
             *_against_reconstructions(g),
+            *_against_real(g),
             ("confidence", f"{_num(g['confidence'], 3)}  (real images: {_num(g['real_confidence'], 3)})"),
             ("class coverage", f"{covered} of {classes} classes (each the classifier's choice for ≥ "
                                f"{g['coverage_share'] / classes:.1%} of the samples)"),
@@ -89,12 +93,14 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def loss_heading(scoring: dict[str, Any] | None) -> str:
+def loss_heading(scoring: dict[str, Any] | None, loss: dict[str, Any] | None = None) -> str:
     """How the loss terms were scored: as the trainer scores its test split."""
     if not scoring or scoring.get("batch_size") is None:
         return "Loss terms"
+    # every term a statistic of its batch (a generator-only model's): there is no spread over images to give
+    over = "batches" if loss and all("per_batch" in stats for stats in loss.values()) else "images"
     return (f"Loss terms (scored as the trainer scores its test split: batches of {scoring['batch_size']}, noise "
-            f"seed {scoring['seed']}; mean ± std over images)")
+            f"seed {scoring['seed']}; mean ± std over {over})")
 
 
 def per_batch_text(stats: dict[str, Any]) -> str:
@@ -118,7 +124,8 @@ def _other_priors(by_prior: dict[str, dict]) -> list[str]:
         return []
     rows = [(f"--prior {name}", f"Fréchet distance {_num(g['frechet_distance'])}, prior gap "
                                 f"{_num(g.get('frechet_distance_to_reconstructions'))}, precision "
-                                f"{_num(g.get('precision_vs_reconstructions'), 3)}, confidence "
+                                f"{_num(_first_known(g, 'precision_vs_reconstructions', 'precision'), 3)}, "
+                                f"confidence "
                                 f"{_num(g['confidence'], 3)}") for name, g in by_prior.items()]
     return ["", "Generation under the other sampling rules (same real images and reconstructions)", *_rows(rows)]
 
@@ -134,6 +141,19 @@ def _against_reconstructions(g: dict) -> list[tuple[str, str]]:
             ("precision, recall", f"{_num(g['precision_vs_reconstructions'], 3)}, "
                                   f"{_num(g['recall_vs_reconstructions'], 3)}  (prior samples on the "
                                   f"reconstructions' feature manifold, k=3)")]
+
+
+def _first_known(g: dict, *keys: str):
+    """The first of ``keys`` with a value (a generator-only model's precision is against the real images)."""
+    return next((g[key] for key in keys if g.get(key) is not None), None)
+
+
+def _against_real(g: dict) -> list[tuple[str, str]]:
+    """Precision and recall against the real images, where there are no reconstructions (a generator-only model)."""
+    if g.get("precision") is None:
+        return []
+    return [("precision, recall", f"{_num(g['precision'], 3)}, {_num(g['recall'], 3)}  (samples on the real images' "
+                                  f"feature manifold, k=3)")]
 
 
 def _kid(g: dict, key: str) -> str:

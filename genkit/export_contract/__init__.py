@@ -15,6 +15,9 @@ An export folder::
 ``labels`` is an input of both the encoder and the decoder graph exactly when the model is
 conditional (metadata ``condition`` is ``{"classes": K}``); the batch axis of every input and output
 is dynamic.
+
+A generator-only model (no encoder: it decodes points drawn from its prior) exports no encoder.onnx;
+its metadata says so with an empty ``encoder_outputs``.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ LOGITS = "logits"  # prior graph output
 NETWORK_FAMILY = "network"  # the one prior family that brings a graph of its own
 
 
-def graphs_of(prior_family: str) -> tuple[str, ...]:
-    """The graphs an export of a model with this prior family holds."""
-    return (ENCODER, DECODER, PRIOR) if prior_family == NETWORK_FAMILY else (ENCODER, DECODER)
+def graphs_of(prior_family: str, encoder: bool = True) -> tuple[str, ...]:
+    """The graphs an export of a model with this prior family holds (no encoder graph for a generator-only one)."""
+    graphs = (ENCODER, DECODER) if encoder else (DECODER,)
+    return (*graphs, PRIOR) if prior_family == NETWORK_FAMILY else graphs
 
 
 def graph_inputs(graph: str, conditional: bool) -> tuple[str, ...]:

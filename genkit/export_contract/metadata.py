@@ -23,7 +23,8 @@ key (``genkit.`` + …)   scope      value
                                    [0, K); ``null`` for an unconditional model
 ``encoder_outputs``     shared     the encoder graph's outputs in order, ``[{"name", "shape"}]``
                                    (shape without the batch axis): every encoder parameter, then
-                                   ``latent``
+                                   ``latent``; ``[]`` for a generator-only model, whose export has
+                                   no encoder graph
 ``sampler``             shared     ``{"name", "plugin", "class", "prior"}``: ``prior`` is the prior's
                                    description (``genkit.export_contract.priors``), from which the
                                    runtime draws latent points on the host
@@ -81,9 +82,14 @@ class GraphMetadata:
         return self.sampler["prior"]
 
     @property
+    def generator_only(self) -> bool:
+        """Whether the export is of a model without an encoder (it has no encoder graph)."""
+        return not self.encoder_outputs
+
+    @property
     def graphs(self) -> tuple[str, ...]:
         """The graphs this export holds."""
-        return graphs_of(self.prior["family"])
+        return graphs_of(self.prior["family"], encoder=not self.generator_only)
 
     def shared(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in SHARED_FIELDS}
@@ -95,8 +101,11 @@ class GraphMetadata:
         return {PREFIX + name: json.dumps(value, sort_keys=True) for name, value in values.items()}
 
 
-def encoder_outputs(parameter_shapes: dict[str, tuple[int, ...]], latent_shape: tuple[int, ...]) -> tuple:
-    """The ``encoder_outputs`` field: each parameter's (name, shape), then the latent's."""
+def encoder_outputs(parameter_shapes: dict[str, tuple[int, ...]] | None, latent_shape: tuple[int, ...]) -> tuple:
+    """The ``encoder_outputs`` field: each parameter's (name, shape), then the latent's; empty (None given) for a
+    generator-only model."""
+    if parameter_shapes is None:
+        return ()
     return (*((name, tuple(shape)) for name, shape in parameter_shapes.items()), (LATENT, tuple(latent_shape)))
 
 
@@ -167,13 +176,13 @@ def _check_fields(v: dict[str, Any], source: str) -> None:
                                       and _positive_int(condition["classes"])):
         raise bad("condition", 'null or {"classes": K} with K a positive integer')
     outputs = v["encoder_outputs"]
-    if not (isinstance(outputs, list) and len(outputs) >= 2
+    if not (isinstance(outputs, list) and (outputs == [] or len(outputs) >= 2)
             and all(isinstance(o, dict) and set(o) == {"name", "shape"} and isinstance(o["name"], str) and o["name"]
                     and _shape(o["shape"]) for o in outputs)
             and len({o["name"] for o in outputs}) == len(outputs)
-            and outputs[-1] == {"name": LATENT, "shape": v["latent_shape"]}):
+            and (outputs == [] or outputs[-1] == {"name": LATENT, "shape": v["latent_shape"]})):
         raise bad("encoder_outputs", f"a list of distinct {{'name', 'shape'}} objects, the encoder's parameters "
-                                     f"and then {LATENT!r} of the latent shape")
+                                     f"and then {LATENT!r} of the latent shape (empty for a generator-only model)")
     if not _positive_int(v["opset"]):
         raise bad("opset", "a positive integer")
     if not isinstance(v["sampler"].get("prior"), dict):

@@ -83,11 +83,19 @@ def describe_sampler(model: Any, entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_outputs(model: Any, images: torch.Tensor, labels: torch.Tensor | None,
-                  components: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """The encoder, sampler and decoder keep the shapes the graphs are built on; the encoder's output shapes."""
+                  components: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+    """The encoder, sampler and decoder keep the shapes the graphs are built on; the encoder's output shapes.
+
+    A generator-only model (no encoder) has its decoder checked on prior draws, and gives None.
+    """
     spec, n = model.spec, len(images)
     condition = model.condition(labels)
     names = tuple(spec.parameter_names)
+    if model.encoder is None:
+        with torch.no_grad():
+            z = model.sampler.sample_prior(n, generator=torch.Generator().manual_seed(0))
+            _check_decoded(model.decoder(z, *condition), n, spec, components)
+        return None
     with torch.no_grad():
         params = model.encoder(images, *condition)
         if not (isinstance(params, tuple) and len(params) == len(names)
@@ -104,10 +112,14 @@ def check_outputs(model: Any, images: torch.Tensor, labels: torch.Tensor | None,
             raise ExportError(f"{who('sampler', components)} cannot be exported to ONNX: mean() must return one "
                               f"tensor of shape {_dims(want)}; got {_shapes(latent)}")
         x_hat = model.decoder(latent, *condition)
+    _check_decoded(x_hat, n, spec, components)
+    return {name: tuple(p.shape[1:]) for name, p in zip(names, params)}
+
+
+def _check_decoded(x_hat: Any, n: int, spec: Any, components: dict[str, Any]) -> None:
     if not (isinstance(x_hat, torch.Tensor) and tuple(x_hat.shape) == (n, *spec.input_shape)):
         raise ExportError(f"{who('decoder', components)} cannot be exported to ONNX: forward must return one "
                           f"tensor of shape {_dims((n, *spec.input_shape))}; got {_shapes(x_hat)}")
-    return {name: tuple(p.shape[1:]) for name, p in zip(names, params)}
 
 
 def _name(value: Any) -> str:

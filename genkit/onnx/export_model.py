@@ -13,6 +13,11 @@ a user gets. The steps:
 3. the graphs get their metadata and are written to a staging folder, which is loaded once more
    through the torch-free runtime and checked end to end (reconstruction, generation, and a network
    prior's logits on codes the runtime drew) before it replaces any earlier export.
+
+A generator-only model (no encoder) has no encoder graph and no real images' codes: its decoder (and
+a network prior's graph) is verified on prior draws alone, its metadata's ``encoder_outputs`` is empty,
+and the end-to-end check compares generation only. Whatever else the model holds (a critic its
+players' losses own, say) is never part of a graph: only the modules of ``graph_modules`` are exported.
 """
 
 from __future__ import annotations
@@ -30,14 +35,17 @@ import torch
 from genkit import __version__
 from genkit.errors import ExportError
 from genkit.export_contract import (
+    CODES,
     DECODER,
     ENCODER,
     FORMAT_VERSION,
+    LABELS,
     LATENT,
     NETWORK_FAMILY,
     PREFIX,
     PRIOR,
     VALUE_RANGE,
+    Z,
     graph_inputs,
 )
 from genkit.export_contract.metadata import GraphMetadata, encoder_outputs
@@ -71,7 +79,8 @@ def export_model(model: Any, out: str | Path, *, probe: Probe, components: dict[
     """
     started = time.perf_counter()
     spec = model.spec
-    images = torch.from_numpy(probe.images)
+    encoding = model.encoder is not None  # False: a generator-only model, verified on prior draws alone
+    images = torch.from_numpy(probe.images) if encoding else torch.zeros((2, *spec.input_shape))
     labels = torch.from_numpy(probe.labels) if probe.labels is not None else None
     parameter_shapes = check_outputs(model, images[:2], None if labels is None else labels[:2], components)
     sampler = describe_sampler(model, components.get("sampler") or {})
@@ -81,25 +90,17 @@ def export_model(model: Any, out: str | Path, *, probe: Probe, components: dict[
     inputs = {graph: graph_inputs(graph, spec.conditional) for graph in modules}
     host_prior = HostPrior(sampler["prior"], tuple(spec.latent_shape), _numpy(network))
 
-    encoded = torch_outputs(modules[ENCODER], inputs[ENCODER], names[ENCODER])(probe.image_feeds()[-1])
-    latent = encoded[LATENT]
-    feeds = {ENCODER: probe.image_feeds(),
-             DECODER: latent_feeds(host_prior, latent[:7], _first(probe.labels, 7), spec.classes)}
-    examples = {ENCODER: (images[:2], labels[:2]) if labels is not None else (images[:2],),
-                DECODER: (torch.from_numpy(latent[:2]), *(() if labels is None else (labels[:2],)))}
     what = {ENCODER: who("encoder", components), DECODER: who("decoder", components),
             PRIOR: f"{who('sampler', components)}'s prior network"}
-    if network is not None:
-        real_codes = nearest_codes(latent, host_prior.parsed["codebook"])
-        feeds[PRIOR] = code_feeds(host_prior, real_codes)
-        examples[PRIOR] = (torch.from_numpy(real_codes[:2]),)
+    feeds, examples = _feeds(modules, inputs, names, probe, host_prior, network is not None, spec.classes)
     graphs = {graph: export_verified(modules[graph], examples[graph], inputs[graph], names[graph], feeds[graph],
                                      name=what[graph], opset=opset, exporters=exporters, atol=atol, log=log)
               for graph in modules}
     # fp16/int8 variants of the verified graphs, built and checked before anything is written
+    coded = tuple(g for g in (ENCODER, DECODER) if g in modules)
     extra = prepare_variants(
-        variants, fp32={g: graphs[g].model for g in (ENCODER, DECODER)}, inputs=inputs, code=LATENT,
-        reference={g: torch_outputs(modules[g], inputs[g], names[g]) for g in (ENCODER, DECODER)},
+        variants, fp32={g: graphs[g].model for g in coded}, inputs=inputs, code=LATENT,
+        reference={g: torch_outputs(modules[g], inputs[g], names[g]) for g in coded},
         output=names[DECODER][0], sample_prior=host_prior.sample, input_shape=spec.input_shape, classes=spec.classes,
         dataset=((config or {}).get("data") or {}).get("name"), log=log or (lambda line: None))
 
@@ -122,6 +123,31 @@ def export_model(model: Any, out: str | Path, *, probe: Probe, components: dict[
         _check_folder(stage, model, probe, atol, network)
         extra.check(stage)
     return ExportReport(Path(out), graphs, probe.source, probe.real, opset, time.perf_counter() - started, extra)
+
+
+def _feeds(modules: dict[str, Any], inputs: dict[str, tuple[str, ...]], names: dict[str, tuple[str, ...]],
+           probe: Probe, host_prior: HostPrior, network: bool, classes: int) -> tuple[dict, dict]:
+    """Each graph's verification feeds and its two-row tracing example.
+
+    With an encoder: real images for it, prior draws and the real images' codes for the decoder, drawn and
+    real code grids for a network prior. Without one (a generator-only model): prior draws only.
+    """
+    latent = None
+    feeds, examples = {}, {}
+    if ENCODER in modules:
+        feeds[ENCODER] = probe.image_feeds()
+        latent = torch_outputs(modules[ENCODER], inputs[ENCODER], names[ENCODER])(feeds[ENCODER][-1])[LATENT]
+        examples[ENCODER] = tuple(torch.from_numpy(a[:2]) for a in (probe.images, probe.labels) if a is not None)
+    feeds[DECODER] = latent_feeds(host_prior, _first(latent, 7), _first(probe.labels, 7), classes)
+    # the real images' first two codes and labels, or (without an encoder) the prior draw of 2 points and its labels
+    example = (latent[:2], _first(probe.labels, 2)) if latent is not None else \
+        (feeds[DECODER][1][Z], feeds[DECODER][1].get(LABELS))
+    examples[DECODER] = tuple(torch.from_numpy(a) for a in example if a is not None)
+    if network:
+        real_codes = None if latent is None else nearest_codes(latent, host_prior.parsed["codebook"])
+        feeds[PRIOR] = code_feeds(host_prior, real_codes)
+        examples[PRIOR] = (torch.from_numpy(feeds[PRIOR][1][CODES] if real_codes is None else real_codes[:2]),)
+    return feeds, examples
 
 
 def _first(array: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -150,18 +176,22 @@ def _set_metadata(proto: onnx.ModelProto, props: dict[str, str]) -> None:
 
 
 def _check_folder(stage: Path, model: Any, probe: Probe, atol: float, network: torch.nn.Module | None) -> None:
-    """Load the written folder the way users will (torch-free runtime) and compare end to end."""
+    """Load the written folder the way users will (torch-free runtime) and compare end to end: reconstruction
+    and generation, or generation alone for a generator-only model."""
     from genkit.runtime import ExportedModel
 
     try:
         exported = ExportedModel(stage, provider="cpu")
+        if exported.generator_only != (model.encoder is None):
+            raise ExportError("its graphs do not say whether the model has an encoder")
         x, y = probe.images[:7], _first(probe.labels, 7)
         drawn_labels = cycle(7, model.spec.classes)
         z = exported.sample_prior(7, seed=0)
         with torch.no_grad():
-            diffs = [(exported.reconstruct(x, y), model.reconstruct(torch.from_numpy(x), _tensor(y))),
-                     (exported.decode(z, drawn_labels),
+            diffs = [(exported.decode(z, drawn_labels),
                       model.decoder(torch.from_numpy(z), *model.condition(_tensor(drawn_labels))))]
+            if model.encoder is not None:
+                diffs.append((exported.reconstruct(x, y), model.reconstruct(torch.from_numpy(x), _tensor(y))))
             if network is not None:  # the runtime's sampler and the torch network, on the same drawn code grids
                 codes = exported.sample_codes(7, seed=0)
                 diffs.append((exported.prior_logits(codes), network(torch.from_numpy(codes))))

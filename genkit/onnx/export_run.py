@@ -17,7 +17,7 @@ from genkit.files.outputs import check_output
 from genkit.onnx.export_model import ExportReport, export_model
 from genkit.onnx.export_variants import VariantOptions
 from genkit.onnx.folder import check_replaceable
-from genkit.onnx.probe import probe_images
+from genkit.onnx.probe import prior_probe, probe_images
 from genkit.run.checkpoint import load_model, read_config
 
 ATOL = 1e-5
@@ -43,7 +43,10 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, *, opset: int
     check_replaceable(out)  # before minutes of work, not after
     model = load_model(run_dir).float().eval()
     spec, config = model.spec, model.config
-    probe = probe_images(config.data.name, tuple(spec.input_shape), spec.classes)
+    if model.encoder is None:  # generator-only: its graphs take prior draws, never images
+        probe = prior_probe(spec.classes)
+    else:
+        probe = probe_images(config.data.name, tuple(spec.input_shape), spec.classes)
     log(f"verifying on {probe.source}")
     return export_model(model, out, probe=probe, components=document["components"], recipe=document["recipe"],
                         config=config.to_dict(), opset=opset,

@@ -100,7 +100,8 @@ class VariantStage:
                 exported = ExportedModel(folder, provider="cpu", precision=chosen)
                 labels = np.arange(7) % exported.classes if exported.classes else None
                 images = exported.generate(7, seed=0, labels=labels)
-                if not np.isfinite(images).all() or not np.isfinite(exported.codes(images, labels)).all():
+                codes = np.zeros(1) if exported.generator_only else exported.codes(images, labels)
+                if not np.isfinite(images).all() or not np.isfinite(codes).all():
                     raise ExportError("it gives NaN or inf")
             except ExportError as exc:
                 raise ExportError(f"the written {precision} variant does not load: {exc}") from None
@@ -110,11 +111,12 @@ def prepare_variants(options: VariantOptions, *, fp32: dict[str, onnx.ModelProto
                      inputs: dict[str, Sequence[str]], code: str, output: str,
                      sample_prior: Callable[[int, int], np.ndarray], dataset: str | None, input_shape: Sequence[int],
                      classes: int, log: Callable[[str], None]) -> VariantStage:
-    """Build and check the variants ``options`` asks for of the ``fp32`` encoder and decoder graphs."""
+    """Build and check the variants ``options`` asks for of the ``fp32`` encoder and decoder graphs (the decoder
+    alone for a generator-only model)."""
     if not options.wanted:
         return VariantStage(None)
     log(f"building {', '.join(p for p in options.precisions if p != FP32)} variants")
     data = check_data(dataset, input_shape, classes, reference, inputs, code, output, sample_prior,
                       options.settings, log)
-    graphs = {g: fp32[g] for g in (ENCODER, DECODER)}
+    graphs = {g: fp32[g] for g in (ENCODER, DECODER) if g in fp32}
     return VariantStage(build_variants(graphs, options.precisions, data, options.accept_loss, log))

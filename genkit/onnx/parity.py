@@ -63,6 +63,8 @@ def _components(model: Any) -> dict[str, Any]:
     config = getattr(model, "config", None)
     out = {}
     for kind in COMPONENT_KINDS:
+        if getattr(model, kind) is None:  # the encoder of a generator-only model
+            continue
         cls = type(getattr(model, kind))
         name = getattr(config.model, kind) if config else cls.__name__
         out[kind] = {"name": name, "class": f"{cls.__module__}.{cls.__qualname__}"}

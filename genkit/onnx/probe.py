@@ -108,21 +108,33 @@ def _random(input_shape: tuple[int, int, int], classes: int, why: str) -> Probe:
     return Probe(images, cycle(LARGE_BATCH, classes), f"random uniform images ({why})", False)
 
 
-def latent_feeds(prior, codes: np.ndarray, labels: np.ndarray | None, classes: int) -> list[Feeds]:
+def latent_feeds(prior, codes: np.ndarray | None, labels: np.ndarray | None, classes: int) -> list[Feeds]:
     """The decoder's feeds: prior draws of 1, 2, 7 and LARGE_BATCH points, then the real images' codes.
 
     ``prior`` is the runtime's ``HostPrior`` of the model; drawn points get labels cycling through the classes.
+    A generator-only model has no real images' codes (``codes`` None): its decoder only ever sees prior draws.
     """
     feeds = []
     for n in (*BATCH_SIZES, LARGE_BATCH):
         feeds.append({Z: prior.sample(n, SEED + n), **({LABELS: cycle(n, classes)} if classes else {})})
+    if codes is None:
+        return feeds
     return feeds + [{Z: np.ascontiguousarray(codes, dtype=np.float32), **({LABELS: labels} if classes else {})}]
 
 
-def code_feeds(prior, real_codes: np.ndarray) -> list[Feeds]:
-    """The prior graph's feeds: code grids drawn by the host sampler (1, 2, 7), then the real images' codes."""
+def code_feeds(prior, real_codes: np.ndarray | None) -> list[Feeds]:
+    """The prior graph's feeds: code grids drawn by the host sampler (1, 2, 7), then the real images' codes
+    (none for a generator-only model)."""
     drawn = [prior.sample_codes(n, SEED + n) for n in BATCH_SIZES]
-    return [{CODES: c} for c in drawn] + [{CODES: np.ascontiguousarray(real_codes, dtype=np.int64)}]
+    real = [] if real_codes is None else [{CODES: np.ascontiguousarray(real_codes, dtype=np.int64)}]
+    return [{CODES: c} for c in drawn] + real
+
+
+def prior_probe(classes: int) -> Probe:
+    """The probe of a generator-only model: no images (its graphs are verified on prior draws alone), and
+    LARGE_BATCH labels cycling over the classes of a conditional one."""
+    return Probe(np.zeros((0, 0, 0, 0), np.float32), cycle(LARGE_BATCH, classes), "latent points drawn from the prior",
+                 True)
 
 
 def nearest_codes(latent: np.ndarray, codebook: np.ndarray) -> np.ndarray:

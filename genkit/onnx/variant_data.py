@@ -8,6 +8,9 @@
 - **Features** of the Fréchet distance: the evaluation's classifier (``genkit evaluate``'s, cached per
   dataset) where the data has labels; otherwise the fp32 torch encoder's codes, and the metadata says so.
 
+A generator-only model (no encoder graph) has no codes of real images: its decoder is calibrated on
+twice as many prior draws, and its variants need labelled data for the classifier's features.
+
 A run whose dataset cannot be loaded here gets no variants: calibrating int8 ranges on random images
 would ship a graph tuned to noise.
 """
@@ -67,23 +70,29 @@ def check_data(dataset_name: str | None, input_shape: Sequence[int], classes: in
             return out
         return make
 
-    encoder_feeds, decoder_feeds = feeds("encoder"), feeds("decoder")
+    encoding = "encoder" in reference  # False: a generator-only model, whose decoder alone has variants
+    encoder_feeds, decoder_feeds = feeds("encoder") if encoding else None, feeds("decoder")
     calibration, calibration_labels = _images(train, settings.calibration, conditional)
     images, labels = _images(test, settings.check_images, conditional)
     prior_labels = _cycle(settings.samples, classes)
-    draws_labels = _cycle(len(calibration), classes)
-    encode = _chunked(lambda x, y: reference["encoder"](encoder_feeds(x, y)))
-    codes = encode(calibration, calibration_labels)[code]
-    draws = sample_prior(len(calibration), settings.seed + 1)
+    calibrated: dict[str, list[dict[str, np.ndarray]]] = {}
+    encode = None
+    if encoding:
+        encode = _chunked(lambda x, y: reference["encoder"](encoder_feeds(x, y)))
+        draws = np.concatenate([encode(calibration, calibration_labels)[code],
+                                sample_prior(len(calibration), settings.seed + 1)])
+        draws_labels = None if not conditional else np.concatenate([calibration_labels,
+                                                                    _cycle(len(calibration), classes)])
+        calibrated["encoder"] = _batches(encoder_feeds, calibration, calibration_labels)
+    else:  # no codes of real images: as many prior draws in their place
+        draws = sample_prior(2 * len(calibration), settings.seed + 1)
+        draws_labels = _cycle(len(draws), classes)
+    calibrated["decoder"] = _batches(decoder_feeds, draws, draws_labels)
     features, space = _features(dataset, dataset_name, settings, encode, code, classes, log)
     return CheckData(
         images=images, labels=labels, prior_z=sample_prior(settings.samples, settings.seed), prior_labels=prior_labels,
         encoder_feeds=encoder_feeds, decoder_feeds=decoder_feeds, reference=reference, code=code, output=output,
-        features=features, real_features=features(images), feature_space=space,
-        calibration={"encoder": _batches(encoder_feeds, calibration, calibration_labels),
-                     "decoder": _batches(decoder_feeds, np.concatenate([codes, draws]),
-                                         None if not conditional else np.concatenate([calibration_labels,
-                                                                                      draws_labels]))},
+        features=features, real_features=features(images), feature_space=space, calibration=calibrated,
         calibration_source=f"{len(calibration)} images of {dataset_name}, train split",
         data=f"{len(images)} real images of {dataset_name}, {test.name} split",
     )
@@ -144,6 +153,10 @@ def _features(dataset, name: str, settings: VariantSettings, encode, code: str, 
                                    for i in range(0, len(images), 512)])
 
         return classifier_features, f"the evaluation classifier of {name} (accuracy {judge.info['accuracy']:.3f})"
+    if encode is None:
+        raise ExportError(f"the variants of a generator-only model are judged by the Fréchet distance in the "
+                          f"evaluation classifier's features, which needs labels, and {name} has none; export with "
+                          f"--precision fp32")
 
     def code_features(images: np.ndarray) -> np.ndarray:
         values = encode(images, _cycle(len(images), classes))[code]

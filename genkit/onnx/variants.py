@@ -16,6 +16,9 @@ float16's range, and it worsens the reconstruction MSE and the Fréchet distance
 ``tolerance`` (2 %, ``--accept-loss``). An int8 graph that misses the bound is quantized again with
 the layer whose fp32 fallback helps most excluded, greedily, up to half its layers; one that still
 misses it is not written. The caller gets one line per graph that was not.
+
+A generator-only model (no encoder) reconstructs nothing: its decoder's variants are judged on prior
+draws alone, by their outputs and the Fréchet distance (``mse`` is None).
 """
 
 from __future__ import annotations
@@ -101,7 +104,9 @@ def build_variants(fp32: dict[str, onnx.ModelProto], precisions: Sequence[str], 
 
 
 def summary(check: dict[str, Any]) -> str:
-    parts = [f"max abs difference {check['max_abs_diff']:.3g}", f"reconstruction MSE {_pct(check['mse']['change'])}"]
+    parts = [f"max abs difference {check['max_abs_diff']:.3g}"]
+    if check.get("mse"):  # none for a generator-only model
+        parts.append(f"reconstruction MSE {_pct(check['mse']['change'])}")
     if check.get("frechet"):
         parts.append(f"Fréchet distance {_pct(check['frechet']['change'])}")
     if check.get("excluded_nodes"):
@@ -152,7 +157,7 @@ def _count(feeds: list[dict[str, np.ndarray]]) -> int:
 
 
 def _loss(check: dict[str, Any]) -> float:
-    return max(check["mse"]["change"], (check.get("frechet") or {}).get("change", 0.0))
+    return max((check.get("mse") or {}).get("change", 0.0), (check.get("frechet") or {}).get("change", 0.0))
 
 
 class _Judge:
@@ -160,11 +165,13 @@ class _Judge:
 
     def __init__(self, data: CheckData, tolerance: float):
         self.data, self.tolerance = data, tolerance
-        self.reference_params = self._run_encoder(data.reference["encoder"])
-        self.reference_codes = self.reference_params[data.code]
-        self.reference_recon = self._run_decoder(data.reference["decoder"], self.reference_codes, data.labels)
+        self.reference_codes = self.reference_recon = self.base_mse = None  # a generator-only model has none
+        if "encoder" in data.reference:
+            self.reference_params = self._run_encoder(data.reference["encoder"])
+            self.reference_codes = self.reference_params[data.code]
+            self.reference_recon = self._run_decoder(data.reference["decoder"], self.reference_codes, data.labels)
+            self.base_mse = _mse(self.reference_recon, data.images)
         self.reference_samples = self._run_decoder(data.reference["decoder"], data.prior_z, data.prior_labels)
-        self.base_mse = _mse(self.reference_recon, data.images)
         self.base_frechet = feature_frechet_distance(data.features(self.reference_samples), data.real_features)
 
     def _run_encoder(self, run) -> dict[str, np.ndarray]:
@@ -176,9 +183,13 @@ class _Judge:
 
     def check_feeds(self, graph: str) -> list[dict[str, np.ndarray]]:
         data = self.data
-        source, make = (data.images, data.encoder_feeds) if graph == "encoder" else (self.reference_codes,
-                                                                                     data.decoder_feeds)
-        return [make(source[i:i + RUN_BATCH], _rows(data.labels, i)) for i in range(0, len(source), RUN_BATCH)]
+        if graph == "encoder":
+            source, labels, make = data.images, data.labels, data.encoder_feeds
+        elif self.reference_codes is not None:
+            source, labels, make = self.reference_codes, data.labels, data.decoder_feeds
+        else:  # a generator-only model's decoder: prior draws
+            source, labels, make = data.prior_z, data.prior_labels, data.decoder_feeds
+        return [make(source[i:i + RUN_BATCH], _rows(labels, i)) for i in range(0, len(source), RUN_BATCH)]
 
     def measure(self, graph: str, candidate: onnx.ModelProto) -> dict[str, Any]:
         run = _runner(candidate)
@@ -189,16 +200,19 @@ class _Judge:
             recon = self._run_decoder(data.reference["decoder"], got[data.code], data.labels)
             samples = None
         else:
-            recon = self._run_decoder(run, self.reference_codes, data.labels)
             samples = self._run_decoder(run, data.prior_z, data.prior_labels)
-            pairs = [(recon, self.reference_recon), (samples, self.reference_samples)]
+            pairs, recon = [(samples, self.reference_samples)], None
+            if self.reference_codes is not None:
+                recon = self._run_decoder(run, self.reference_codes, data.labels)
+                pairs.insert(0, (recon, self.reference_recon))
         finite = all(np.isfinite(got).all() for got, _ in pairs)
         diffs = [np.abs(got.astype(np.float64) - want.astype(np.float64)) for got, want in pairs]
         check: dict[str, Any] = {
             "max_abs_diff": float(max(d.max() for d in diffs)) if finite else float("inf"),
             "mean_abs_diff": float(np.mean([d.mean() for d in diffs])) if finite else float("inf"),
             "finite": bool(finite), "data": data.data, "bytes": candidate.ByteSize(),
-            "mse": _change(self.base_mse, _mse(recon, data.images) if finite else float("inf")),
+            "mse": None if recon is None else _change(self.base_mse, _mse(recon, data.images) if finite else
+                                                      float("inf")),
             "frechet": None,
         }
         if samples is not None:

@@ -55,8 +55,14 @@ class PriorGraph(nn.Module):
 
 
 def graph_modules(model: nn.Module, network: nn.Module | None = None) -> dict[str, nn.Module]:
-    """The module of each graph of ``model``'s export; ``network`` is a network prior's network."""
-    modules = {ENCODER: EncoderGraph(model.encoder, model.sampler), DECODER: DecoderGraph(model.decoder)}
+    """The module of each graph of ``model``'s export; ``network`` is a network prior's network.
+
+    A generator-only model (``encoder`` None) has no encoder graph. Nothing else of the model (its losses,
+    a critic one of them owns) is reachable from these modules, so it never reaches a graph.
+    """
+    modules = {DECODER: DecoderGraph(model.decoder)}
+    if model.encoder is not None:
+        modules = {ENCODER: EncoderGraph(model.encoder, model.sampler), **modules}
     if network is not None:
         modules[PRIOR] = PriorGraph(network)
     return modules

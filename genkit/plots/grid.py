@@ -24,7 +24,8 @@ QUANTILES = (0.01, 0.99)
 
 def axis_values(context: PlotContext, dim: int, size: int) -> tuple[np.ndarray, str]:
     source = context.source
-    if source.fits_prior or not source.is_gaussian or source.prior_mean is None:
+    # a generator-only model has no posterior to be Gaussian: its prior alone decides
+    if source.fits_prior or not (source.is_gaussian or source.generator_only) or source.prior_mean is None:
         codes, _ = context.encoded(context.get("limit", DEFAULT_LIMIT))
         low, high = float(codes[:, dim].min()), float(codes[:, dim].max())
         return np.linspace(low, high, size), "the bounding box of the test codes"

@@ -48,13 +48,16 @@ figcaption, .note { color: #555; font-size: 0.9em; } .note { font-style: italic;
 
 def render_figures(source, data: str | None, seed: int, log: Callable[[str], None]) -> dict[str, dict[str, str]]:
     """Each figure kind of ``FIGURES`` as ``{"png": base64}`` or ``{"note": why it is missing}``."""
-    from genkit.plots import render
+    from genkit.plots import KINDS, render
     from genkit.plots.context import PlotContext
 
     out: dict[str, dict[str, str]] = {}
     context = PlotContext(source, data, "test", seed, {})
     for kind, options in FIGURES:
         context.options = dict(options)
+        if KINDS[kind].needs_encoder and source.generator_only:  # skipped with a note, not refused
+            out[kind] = {"note": "not drawn: it encodes real images, and a generator-only model has no encoder"}
+            continue
         log(f"drawing {kind} of {source.path}")
         try:
             out[kind] = {"png": base64.b64encode(render(kind, context)).decode("ascii")}
@@ -85,8 +88,9 @@ def metric_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     rule = g.get("prior", "model")
     active = "n/a" if lat["active_dims"] is None else f"{lat['active_dims']} of {lat['dimensions']}"
     agg, lik = lat.get("aggregate") or {}, result.get("likelihood") or {}
-    rows += [("reconstruction MSE", pm(result["reconstruction"]["mse"])),
-             ("PSNR (dB)", pm(result["reconstruction"]["psnr"])),
+    recon = result["reconstruction"]  # None for a generator-only model, with the reason beside it
+    rows += [("reconstruction MSE", pm(recon["mse"]) if recon else result.get("reconstruction_note") or "n/a"),
+             ("PSNR (dB)", pm(recon["psnr"]) if recon else "n/a"),
              ("KL per dimension (mean)", num(lat["kl_per_dim_mean"])),
              ("active dimensions", active),
              ("mutual information I(x;z) (nats)", num(agg.get("mutual_information")) if agg.get("note") is None
@@ -102,6 +106,8 @@ def metric_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
              ("prior gap as KID", kid(g, "kid_to_reconstructions")),
              ("precision, recall vs reconstructions",
               f"{num(g.get('precision_vs_reconstructions'), 3)}, {num(g.get('recall_vs_reconstructions'), 3)}"),
+             *([("precision, recall vs real images", f"{num(g['precision'], 3)}, {num(g['recall'], 3)}")]
+               if g.get("precision") is not None else []),
              ("sample confidence", num(g.get("confidence"), 3)),
              ("class coverage", num(g.get("class_coverage"), 3)),
              ("class entropy (of max)", num(g.get("class_entropy_normalised"), 3)),

@@ -194,26 +194,39 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    state: TrainerState) -> None:
+def save_checkpoint(run_dir: Path, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | dict[str, torch.optim.Optimizer], state: TrainerState) -> None:
+    """Write the checkpoint: ``optimizer`` is the one optimizer, or every player's by name (in turn order)."""
     tensors = _state_tensors(model, "model.")
-    opt_tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
-    tensors.update(opt_tensors)
+    trainer = {"epoch": state.epoch, "step": state.step, "global_step": state.global_step, "stage": state.stage,
+               "extra": state.extra}
+    if isinstance(optimizer, dict) and len(optimizer) > 1:
+        trainer["optimizers"] = []
+        for i, (name, opt) in enumerate(optimizer.items()):
+            opt_tensors, opt_meta = _flatten_optimizer(opt.state_dict())
+            tensors.update({f"optimizers.{i}.{key.partition('.')[2]}": v for key, v in opt_tensors.items()})
+            trainer["optimizers"].append({"player": name, **opt_meta})
+    else:  # one optimizer: the format every run without players has always had
+        opt_tensors, trainer["optimizer"] = _flatten_optimizer(
+            next(iter(optimizer.values())).state_dict() if isinstance(optimizer, dict) else optimizer.state_dict())
+        tensors.update(opt_tensors)
     tensors.update({f"rng.{k}": v.contiguous().clone() for k, v in state.rng.items()})
     if state.permutation is not None:
         tensors["data.permutation"] = state.permutation.to("cpu").contiguous().clone()
-    trainer = {"epoch": state.epoch, "step": state.step, "global_step": state.global_step, "stage": state.stage,
-               "optimizer": opt_meta, "extra": state.extra}
     if state.metrics is not None:
         trainer["metrics"] = state.metrics
     _save_safetensors(run_dir / CHECKPOINT_FILE, tensors,
                       {"format": "genkit-checkpoint", "genkit_version": __version__, "trainer": json.dumps(trainer)})
 
 
+OptimizerSource = torch.optim.Optimizer | dict[str, torch.optim.Optimizer]
+
+
 def load_checkpoint(run_dir: Path, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer | Callable[[int], torch.optim.Optimizer]) -> TrainerState:
-    """Load a checkpoint into ``model`` and the optimizer; ``optimizer`` may be a function of the stage
-    index the checkpoint records, returning that stage's optimizer (each stage optimises its own parameters)."""
+                    optimizer: OptimizerSource | Callable[[int], OptimizerSource]) -> TrainerState:
+    """Load a checkpoint into ``model`` and the optimizers; ``optimizer`` is the one optimizer, every player's by
+    name, or a function of the stage index the checkpoint records returning either (each stage optimises its own
+    parameters)."""
     path = run_dir / CHECKPOINT_FILE
     tensors, metadata = _load_safetensors(path)
     try:
@@ -225,25 +238,65 @@ def load_checkpoint(run_dir: Path, model: torch.nn.Module,
         trainer.setdefault("stage", 0)  # checkpoints of runs without stages
     if not isinstance(trainer, dict) or not all(
             isinstance(trainer.get(k), int) and not isinstance(trainer.get(k), bool) and trainer[k] >= 0
-            for k in counters) or not isinstance(trainer.get("optimizer"), dict) \
+            for k in counters) or not (isinstance(trainer.get("optimizer"), dict) or _optimizer_list(
+                trainer.get("optimizers"))) \
             or not isinstance(trainer.get("extra", {}), dict) or not _metric_records(trainer.get("metrics", [])):
         raise RunFolderError(f"{path} has a corrupt trainer state (epoch, step and global_step must be "
                              f"counts, optimizer and extra tables, metrics a list of epoch records)")
-    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "rng": {}, "data": {}}
+    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "optimizers": {}, "rng": {},
+                                                  "data": {}}
     for name, value in tensors.items():
         head, _, rest = name.partition(".")
-        groups.setdefault(head, {})[rest if head != "optimizer" else name] = value
+        groups.setdefault(head, {})[rest if head not in ("optimizer", "optimizers") else name] = value
     load_state(model, groups["model"], path)
     if callable(optimizer):
         optimizer = optimizer(trainer["stage"])
-    try:
-        optimizer.load_state_dict(_unflatten_optimizer(groups["optimizer"], trainer["optimizer"]))
-    except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
-        raise RunFolderError(f"{path} holds an optimizer state that does not fit this model ({exc})") from None
-    match_parameter_layout(optimizer)
+    _load_optimizers(optimizer, trainer, groups, path)
     return TrainerState(trainer["epoch"], trainer["step"], trainer["global_step"],
                         groups["data"].get("permutation"), groups["rng"], trainer.get("extra", {}),
                         trainer.get("metrics"), trainer["stage"])
+
+
+def _optimizer_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and isinstance(v.get("player"), str)
+                                                          for v in value)
+
+
+def _load_optimizers(optimizer: OptimizerSource, trainer: dict[str, Any], groups: dict[str, dict[str, torch.Tensor]],
+                     path: Path) -> None:
+    """Each optimizer's state from the checkpoint; the players it was written by must be the run's."""
+    mine = optimizer if isinstance(optimizer, dict) else {"main": optimizer}
+    if "optimizers" in trainer:
+        saved = [entry["player"] for entry in trainer["optimizers"]]
+        states = []
+        for i, entry in enumerate(trainer["optimizers"]):
+            prefix = f"optimizers.{i}."
+            flat = {f"optimizer.{k[len(prefix):]}": v for k, v in groups["optimizers"].items() if k.startswith(prefix)}
+            states.append((flat, {k: v for k, v in entry.items() if k != "player"}))
+    else:
+        saved, states = [next(iter(mine))] if len(mine) == 1 else ["(one optimizer)"], [
+            (groups["optimizer"], trainer["optimizer"])]
+    if saved != list(mine):
+        raise RunFolderError(f"{path} holds the optimizers of players {', '.join(saved)}, but this run trains "
+                             f"{', '.join(mine)}: the recipe's players changed since it was written; train a new run")
+    for opt, (flat, meta) in zip(mine.values(), states):
+        try:
+            opt.load_state_dict(_unflatten_optimizer(flat, meta))
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
+            raise RunFolderError(f"{path} holds an optimizer state that does not fit this model ({exc})") from None
+        match_parameter_layout(opt)
+
+
+def check_turn(state: TrainerState, player: str, cycle: int, path: Path) -> None:
+    """Refuse a checkpoint whose recorded turn is not the one the run's cycle of players gives at its step."""
+    turn = state.extra.get("turn")
+    if turn is None:
+        return
+    if not isinstance(turn, dict) or turn.get("player") != player or turn.get("cycle") != cycle:
+        raise RunFolderError(f"{path} stopped before {turn.get('player') if isinstance(turn, dict) else turn!r}'s "
+                             f"turn in a cycle of {turn.get('cycle') if isinstance(turn, dict) else '?'} steps, but "
+                             f"this run's players give {player!r}'s turn in a cycle of {cycle}: the players' steps "
+                             f"changed since it was written; train a new run")
 
 
 def _metric_records(records: Any) -> bool:

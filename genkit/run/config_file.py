@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from genkit import __version__
 from genkit.contract.registry import COMPONENT_KINDS as KINDS
+from genkit.contract.registry import NO_ENCODER
 from genkit.errors import GenkitError, RunFolderError, warn
 from genkit.files import atomic
 from genkit.versions import warn_if_newer
@@ -39,6 +40,8 @@ def provenance(config: RunConfig) -> dict[str, Any]:
     host = get_host()
     out = {}
     for kind in KINDS:
+        if getattr(config.model, kind) == NO_ENCODER:  # a generator-only model has no encoder to record
+            continue
         entry = host.registry.component(kind, getattr(config.model, kind))
         cls = host.registry.component_class(kind, entry.name)
         dist, version = host.distribution_of(entry.plugin)
@@ -81,6 +84,8 @@ def _check_consistent(document: dict[str, Any], path: Path) -> None:
     for kind in KINDS:
         recorded = components.get(kind)
         name = recorded.get("name") if isinstance(recorded, dict) else None
+        if name is None and model.get(kind) == NO_ENCODER:  # a generator-only model records no encoder
+            continue
         if name != model.get(kind):
             raise RunFolderError(f"{path}: recipe {config.get('recipe')!r} records {kind} {name!r} but its "
                                  f"configuration names {model.get(kind)!r}: the file was edited; restore it "
@@ -139,6 +144,8 @@ def validated_config(run_dir: str | Path) -> RunConfig:
     except GenkitError as exc:
         raise RunFolderError(f"{Path(run_dir) / CONFIG_FILE}: {exc}") from None
     for kind in KINDS:
+        if getattr(config.model, kind) == NO_ENCODER:
+            continue
         recorded = document["components"][kind].get("class")
         cls = registry.component_class(kind, getattr(config.model, kind))
         if recorded and recorded != f"{cls.__module__}.{cls.__qualname__}":

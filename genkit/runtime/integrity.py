@@ -9,6 +9,7 @@ when an export is opened:
 - a variant file must hold what its name and its ``genkit.precision`` metadata say: quantised
   operators or int8 weights in an int8 file, float16 weights in an fp16 one, neither in the fp32 graph;
 - the prior description must agree with the files beside it: a prior graph only for a network prior;
+- an encoder graph only where the metadata describes an encoder (not beside a generator-only model's);
 - an export written by a newer genkit gets one warning line, as a run folder from one does.
 
 Torch-free, like the rest of the runtime.
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from genkit.errors import ExportError
-from genkit.export_contract import GRAPH_FILES, LABELS, NETWORK_FAMILY, PRIOR, Z
+from genkit.export_contract import ENCODER, GRAPH_FILES, LABELS, NETWORK_FAMILY, PRIOR, Z
 from genkit.export_contract.metadata import GraphMetadata
 from genkit.runtime.graph_contents import MalformedGraph, graph_contents
 from genkit.runtime.variants import FP16, FP32, INT8, variant_file
@@ -53,6 +54,13 @@ def check_prior_files(folder: Path, meta: GraphMetadata) -> None:
     if family != NETWORK_FAMILY and (folder / GRAPH_FILES[PRIOR]).exists():
         raise ExportError(f"{folder} holds {GRAPH_FILES[PRIOR]}, but its metadata describes a {family} prior, which "
                           f"has no prior graph: the metadata or the folder was altered; {REEXPORT}")
+
+
+def check_encoder_file(folder: Path, meta: GraphMetadata, present: bool) -> None:
+    """An encoder graph beside metadata of a generator-only model: the metadata was edited, or the file is stray."""
+    if meta.generator_only and present:
+        raise ExportError(f"{folder} holds {GRAPH_FILES[ENCODER]}, but its metadata describes a generator-only model, "
+                          f"which has no encoder: the metadata or the folder was altered; {REEXPORT}")
 
 
 def check_variant(path: Path, precision: str, props: dict[str, str]) -> None:

@@ -25,7 +25,7 @@ from genkit.export_contract import (
 from genkit.export_contract.metadata import GraphMetadata, check_same_export, from_props
 from genkit.runtime.batch_parallel import BatchParallelSession
 from genkit.runtime.inputs import InputError, check_count, check_images, check_labels, check_latents
-from genkit.runtime.integrity import check_export
+from genkit.runtime.integrity import check_encoder_file, check_export
 from genkit.runtime.prior import HostPrior
 from genkit.runtime.sessions import SPINNING, GraphSession
 from genkit.runtime.signatures import check_signature
@@ -46,6 +46,9 @@ class ExportedModel:
     written); ``precisions`` says what each graph runs in. ``parallel="auto"`` runs large CPU batches
     as shards on single-threaded sessions (``genkit.runtime.batch_parallel``), ``"ops"`` in one
     session; ``spinning`` lets onnxruntime's idle threads spin (``sessions.SPINNING``).
+
+    The export of a generator-only model (``generator_only``) has no encoder graph: it generates,
+    decodes and samples its prior, and ``encode``, ``codes`` and ``reconstruct`` raise ``ExportError``.
     """
 
     def __init__(self, path: str | os.PathLike, provider: str = "auto", threads: int = 0, *,
@@ -54,27 +57,33 @@ class ExportedModel:
         self.path = Path(path)
         if not self.path.is_dir():
             raise ExportError(f"export folder {self.path} does not exist (write one with `genkit export --onnx RUN`)")
-        self._require(ENCODER, DECODER)
+        # The files say which graphs to open; the decoder's metadata then says which the export must hold, so a
+        # missing encoder.onnx is an incomplete export unless the export is of a generator-only model.
+        has_encoder = (self.path / GRAPH_FILES[ENCODER]).is_file()
+        if not (self.path / GRAPH_FILES[DECODER]).is_file():
+            self._require(ENCODER, DECODER)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ExportError(f"batch_size must be a positive integer; got {batch_size!r}")
         self.batch_size = batch_size
-        self.precisions = choose(self.path, {g: GRAPH_FILES[g] for g in (ENCODER, DECODER)}, precision,
-                                 runs_on_cuda(provider))
+        opened = (ENCODER, DECODER) if has_encoder else (DECODER,)
+        self.precisions = choose(self.path, {g: GRAPH_FILES[g] for g in opened}, precision, runs_on_cuda(provider))
         self._parallel, self._spinning = parallel, spinning
         options = (provider, threads, optimization, io_binding)
         sessions: dict[str, GraphSession] = {}
         parsed: dict[str, GraphMetadata] = {}
-        for graph in (ENCODER, DECODER):
+        for graph in opened:  # the encoder first where there is one, as errors name them
             sessions[graph], parsed[graph] = self._open(graph, options)
-        if PRIOR in parsed[ENCODER].graphs:
-            self._require(PRIOR)
-            sessions[PRIOR], parsed[PRIOR] = self._open(PRIOR, options)
+        check_encoder_file(self.path, parsed[DECODER], has_encoder)  # the decoder says whether one belongs
+        for graph in (ENCODER, PRIOR):
+            if graph in parsed[DECODER].graphs and graph not in parsed:
+                self._require(graph)
+                sessions[graph], parsed[graph] = self._open(graph, options)
         check_same_export(parsed, str(self.path))
-        self._meta = parsed[ENCODER]
+        self._meta = parsed[DECODER]
         for graph, session in sessions.items():
             check_signature(session, self._meta, graph)
         check_export(self.path, self._meta, sessions, self.precisions)  # what the graphs do, not what they say
-        self.encoder, self.decoder = sessions[ENCODER], sessions[DECODER]
+        self.encoder, self.decoder = sessions.get(ENCODER), sessions[DECODER]
         self.prior_graph = sessions.get(PRIOR)
         self.metadata: dict[str, Any] = {
             **self._meta.shared(),
@@ -115,7 +124,7 @@ class ExportedModel:
 
     @property
     def encoder_outputs(self) -> tuple[str, ...]:
-        """The encoder graph's outputs: the encoder's parameters, then ``latent``."""
+        """The encoder graph's outputs: the encoder's parameters, then ``latent`` (none for a generator-only export)."""
         return tuple(name for name, _ in self._meta.encoder_outputs)
 
     @property
@@ -124,13 +133,25 @@ class ExportedModel:
         return self.encoder_outputs[:-1]
 
     @property
+    def generator_only(self) -> bool:
+        """Whether this is the export of a model without an encoder (it only generates and decodes)."""
+        return self.encoder is None
+
+    def require_encoder(self, what: str) -> None:
+        """``ExportError`` (one line) when this export has no encoder to ``what`` with."""
+        if self.encoder is None:
+            raise ExportError(f"{self.path} is the export of a generator-only model: it has no encoder, so it cannot "
+                              f"{what}; it generates from its prior (`genkit generate`, `genkit evaluate`)")
+
+    @property
     def providers(self) -> list[str]:
-        return list(self.encoder.providers)
+        return list(self.decoder.providers)
 
     # -- inference ----------------------------------------------------------------------------------
 
     def encode(self, images: np.ndarray, labels: Any = None) -> dict[str, np.ndarray]:
         """Every encoder output by name: the parameters, then ``latent`` (N, *latent_shape), the code."""
+        self.require_encoder("encode images")
         images = check_images(images, self.input_shape)
         labels = check_labels(labels, len(images), self.classes)
         if not len(images):
@@ -152,6 +173,7 @@ class ExportedModel:
 
     def reconstruct(self, images: np.ndarray, labels: Any = None) -> np.ndarray:
         """Decode each image's deterministic code."""
+        self.require_encoder("reconstruct images")
         images = check_images(images, self.input_shape)
         labels = check_labels(labels, len(images), self.classes)
         if not len(images):

@@ -66,13 +66,14 @@ class RunModel:
         self.model, self.path, self.batch_size = model.eval(), path, batch_size
         self.device = next(model.parameters()).device
         spec, config = model.spec, model.config
-        params = _parameter_shapes(model)
+        # a generator-only model has no encoder outputs, as its export has none
+        outputs = () if self.generator_only else (*_parameter_shapes(model).items(), (LATENT, tuple(spec.latent_shape)))
         self.metadata: dict[str, Any] = {
             "genkit_version": document.get("genkit_version"), "recipe": config.recipe if config else "",
             "components": document.get("components"), "config": config.to_dict() if config else {},
             "input_shape": tuple(spec.input_shape), "latent_shape": tuple(spec.latent_shape),
             "condition": {"classes": spec.classes} if spec.classes else None,
-            "encoder_outputs": (*params.items(), (LATENT, tuple(spec.latent_shape))),
+            "encoder_outputs": outputs,
         }
         self.providers = [f"torch {self.device.type}"]
         from genkit.onnx.describe import describe_prior, own_sample_prior
@@ -106,6 +107,16 @@ class RunModel:
     def parameter_names(self) -> tuple[str, ...]:
         return self.encoder_outputs[:-1]
 
+    @property
+    def generator_only(self) -> bool:
+        """Whether the model has no encoder (it only generates and decodes)."""
+        return getattr(self.model, "encoder", None) is None
+
+    def require_encoder(self, what: str) -> None:
+        """The model's own one-line error when it has no encoder to ``what`` with."""
+        if self.generator_only:
+            self.model.require_encoder(what)
+
     def _map(self, fn, *arrays: np.ndarray | None) -> list:
         torch = _torch()
         out = []
@@ -121,6 +132,7 @@ class RunModel:
         return {**params, LATENT: self.model.sampler.mean(*params.values())}
 
     def encode(self, images: np.ndarray, labels: Any = None) -> dict[str, np.ndarray]:
+        self.require_encoder("encode images")
         images = check_images(images, self.input_shape)
         labels = check_labels(labels, len(images), self.classes)
         parts = self._map(self._encode_chunk, images, labels)
@@ -128,6 +140,7 @@ class RunModel:
                 else np.zeros((0, *shape), np.float32) for name, shape in self.metadata["encoder_outputs"]}
 
     def codes(self, images: np.ndarray, labels: Any = None) -> np.ndarray:
+        self.require_encoder("encode images")
         images = check_images(images, self.input_shape)
         labels = check_labels(labels, len(images), self.classes)
         return self._join(self._map(self.model.codes, images, labels), self.latent_shape)
@@ -139,6 +152,7 @@ class RunModel:
                           self.input_shape)
 
     def reconstruct(self, images: np.ndarray, labels: Any = None) -> np.ndarray:
+        self.require_encoder("reconstruct images")
         images = check_images(images, self.input_shape)
         labels = check_labels(labels, len(images), self.classes)
         return self._join(self._map(self.model.reconstruct, images, labels), self.input_shape)

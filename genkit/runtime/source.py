@@ -1,8 +1,9 @@
 """A model to run inference with: an export folder (onnxruntime) or a run folder (torch), one numpy API.
 
 ``open_source(path)`` tells the two apart by their files: a run folder has ``config.json``, an export
-folder ``encoder.onnx`` and ``decoder.onnx``. Both answer ``encode``, ``codes``, ``decode``,
-``reconstruct``, ``sample_prior`` and ``generate`` with float32 numpy arrays and carry ``metadata``
+folder ``encoder.onnx`` and ``decoder.onnx`` (only ``decoder.onnx`` for a generator-only model). Both
+answer ``encode``, ``codes``, ``decode``, ``reconstruct``, ``sample_prior`` and ``generate`` with float32
+numpy arrays (a generator-only model refuses the first four in one line) and carry ``metadata``
 with at least ``recipe``, ``config``, ``input_shape``, ``latent_shape``, ``condition`` and
 ``encoder_outputs``; ``classes`` > 0 means every call that encodes or decodes takes ``labels``.
 

@@ -15,6 +15,8 @@ One concept per module:
     priors       the prior contract (check_prior): a family the export describes and the runtime samples
     losses       check_loss, check_loss_minimum, check_loss_extremes
     recipe       check_recipe: a recipe's model end to end, its stages and ONNX export parity
+    players      check_players (each player's step changes exactly its modules),
+                 check_loss_networks_not_exported, check_averaged_export
     persistence  check_save_load: the run folder round trip through genkit.load
     batching     check_batch_independence
     precision    check_autocast (bf16 on the CPU, fp16 on CUDA)
@@ -50,6 +52,7 @@ from genkit.testing.mixins import (
     SamplerConformance,
 )
 from genkit.testing.persistence import check_save_load
+from genkit.testing.players import check_averaged_export, check_loss_networks_not_exported, check_players
 from genkit.testing.precision import check_autocast
 from genkit.testing.prior_draws import check_prior_draws
 from genkit.testing.priors import check_exportable_sampler, check_prior
@@ -63,8 +66,9 @@ __all__ = [
     "DecoderConformance", "EncoderConformance", "LossConformance", "RecipeConformance", "SamplerConformance",
     "build_component", "build_recipe", "check_autocast", "check_batch_independence",
     "check_component_batch_independence", "check_decoder", "check_device_move", "check_draw_statistics",
-    "check_dtype_round_trip", "check_encoder", "check_exportable_sampler", "check_loss", "check_loss_extremes",
-    "check_loss_minimum", "check_loss_terms", "check_onnx_parity", "check_prior", "check_prior_draws",
+    "check_averaged_export", "check_dtype_round_trip", "check_encoder", "check_loss_networks_not_exported",
+    "check_exportable_sampler", "check_loss", "check_loss_extremes",
+    "check_loss_minimum", "check_loss_terms", "check_onnx_parity", "check_players", "check_prior", "check_prior_draws",
     "check_prior_statistics", "check_recipe", "check_sampler", "check_save_load", "check_seed_determinism",
     "installed_registry", "registry_installed",
 ]

@@ -1,7 +1,8 @@
 """The recipe contract: the model a recipe builds runs forward, loss, backward and inference, every later
-training stage trains the modules it names, its prior can be exported, and its encoder and decoder export to
-ONNX and compute there what they compute in torch. A conditional recipe gets labels and must generate images
-that depend on them."""
+training stage and every player trains the modules it names (a player's step nothing else), its prior can be
+exported, and its encoder and decoder export to ONNX and compute there what they compute in torch. A
+conditional recipe gets labels and must generate images that depend on them; a generator-only recipe (no
+encoder) is checked on what it generates, and must refuse to encode."""
 
 from __future__ import annotations
 
@@ -65,8 +66,9 @@ def check_recipe(recipe: str | Registry, registry: Registry | str | None = None,
     who = f"recipe {recipe!r}"
     model = build_recipe(recipe, registry, overrides=overrides)
     spec = model.spec
-    require(spec.parameter_names == tuple(model.sampler.parameter_names), who,
-            "the encoder's outputs must be the sampler's parameter_names")
+    if not model.generator_only:
+        require(spec.parameter_names == tuple(model.sampler.parameter_names), who,
+                "the encoder's outputs must be the sampler's parameter_names")
     x = images[:batch_size].float() if images is not None else uniform_images(spec.input_shape, batch_size, seed)
     n = len(x)
     labels = labels_for(spec, n)
@@ -78,12 +80,19 @@ def check_recipe(recipe: str | Registry, registry: Registry | str | None = None,
         losses = model.loss(x, out)
     check_loss_terms(losses, model.loss.terms, who)
     backward(losses["loss"], who, "the total 'loss'")
-    check_gradients(model.encoder, f"{who} encoder")
+    if not model.generator_only:
+        check_gradients(model.encoder, f"{who} encoder")
     if model.loss.needs_reconstruction:
         check_gradients(model.decoder, f"{who} decoder")
     model.zero_grad(set_to_none=True)
     for stage in model.config.stages:
         _check_stage(model, stage, x, labels, seed, who)
+    for player in model.config.players:
+        _check_player(model, player, x, labels, seed, who)
+    if model.config.players:
+        from genkit.testing.players import check_players
+
+        check_players(model, x, labels)
     model.eval()
     _check_inference(model, x, labels, seed, who)
     if onnx:
@@ -96,6 +105,11 @@ def check_recipe(recipe: str | Registry, registry: Registry | str | None = None,
 
 def _check_forward(model: GenerativeModel, out: Any, n: int, who: str) -> None:
     spec = model.spec
+    if model.generator_only:  # z is a prior draw per image, and the decoder's images are all there is to check
+        check_latent_rows(out.z, spec, n, who, "the prior draw z")
+        check_tensor(out.x_hat, (len(out.z), *spec.input_shape), who, "decoder output")
+        check_unit_range(out.x_hat, who, "decoder output")
+        return
     require(list(out.params) == list(spec.parameter_names), who,
             f"encoder outputs {list(out.params)} must be named {list(spec.parameter_names)}")
     for name, t in out.params.items():
@@ -127,12 +141,34 @@ def _check_stage(model: GenerativeModel, stage: Any, x: torch.Tensor, labels: An
     model.zero_grad(set_to_none=True)
 
 
+def _check_player(model: GenerativeModel, player: Any, x: torch.Tensor, labels: Any, seed: int, who: str) -> None:
+    """A player's loss keeps the loss contract and its gradient reaches every module the player names."""
+    who = f"{who} player {player.name!r}"
+    with failures_as_assertions(who, "the player's loss"):
+        losses = model.compute_loss(x, labels, generator=generator(seed), player=player.name)
+    check_loss_terms(losses, model.loss_named(player=player.name).terms, who)
+    backward(losses["loss"], who, "the total 'loss'")
+    for path in player.trains:
+        check_gradients(model.get_submodule(path), f"{who}: {path}")
+    model.zero_grad(set_to_none=True)
+
+
 def _check_inference(model: GenerativeModel, x: torch.Tensor, labels: Any, seed: int, who: str) -> None:
     spec, n = model.spec, len(x)
-    codes = model.codes(x, labels)
-    check_tensor(codes, (n, *spec.latent_shape), who, "codes (the sampler's mean)")
-    require(torch.equal(codes, model.codes(x, labels)), who, "codes must be deterministic in eval mode")
-    check_unit_range(model.reconstruct(x, labels), who, "reconstruction")
+    if model.generator_only:
+        from genkit.contract.model import NoEncoderError
+
+        for what, call in (("codes", model.codes), ("reconstruct", model.reconstruct)):
+            try:
+                call(x, labels)
+            except NoEncoderError:
+                continue
+            raise AssertionError(f"{who}: a generator-only model's {what} must raise NoEncoderError")
+    else:
+        codes = model.codes(x, labels)
+        check_tensor(codes, (n, *spec.latent_shape), who, "codes (the sampler's mean)")
+        require(torch.equal(codes, model.codes(x, labels)), who, "codes must be deterministic in eval mode")
+        check_unit_range(model.reconstruct(x, labels), who, "reconstruction")
     check_exportable_sampler(model.sampler, who)
     with torch.no_grad():
         check_tensor(model.sampler.sample_prior(3, generator=generator(seed)), (3, *spec.latent_shape), who,

@@ -32,7 +32,9 @@ class CallbackSurface:
       progress; 0 between epochs), ``global_step`` (steps since the run began), ``steps_in_epoch``;
     - ``stage`` (the current ``genkit.training.stages.Stage``: ``index``, ``name``, ``loss``, ``trains``,
       ``epochs``, ``first_epoch``, ``lr``, ``batch_size``), ``stages`` (all of them, in order), ``terms``
-      (the names of the stage loss's terms, ``loss`` first), ``optimizer`` (the stage's optimizer);
+      (the names of the stage's loss terms, ``loss`` first; ``PLAYER.TERM`` for each player of a recipe with
+      several), ``optimizer`` (the stage's optimizer; the first player's), ``optimizers`` (every player's, by
+      name, in turn order; ``{"main": optimizer}`` without players);
     - ``metrics`` (the committed epochs' records, as in metrics.jsonl), ``train_split``, ``test_split``;
     - ``rank``, ``world_size``, ``is_main`` (rank 0, the process that writes), ``log(line)`` (stderr on
       rank 0, nothing elsewhere).
@@ -43,7 +45,7 @@ class CallbackSurface:
     """
 
     SURFACE = ("config", "model", "device", "run_dir", "resume", "epoch", "step", "global_step", "steps_in_epoch",
-               "stage", "stages", "terms", "optimizer", "metrics", "train_split", "test_split", "rank",
+               "stage", "stages", "terms", "optimizer", "optimizers", "metrics", "train_split", "test_split", "rank",
                "world_size", "is_main", "log")
 
     # Read-only views of the position and the process (the loop replaces ``state`` at each epoch's end).

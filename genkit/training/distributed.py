@@ -56,13 +56,13 @@ def launch_id() -> str | None:
 class LossOf(torch.nn.Module):
     """A model's loss as ``forward``: DistributedDataParallel synchronises what goes through forward."""
 
-    def __init__(self, model: torch.nn.Module, stage: str | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, stage: str | None = None, player: str | None = None) -> None:
         super().__init__()
-        self.model, self.stage = model, stage
+        self.model, self.stage, self.player = model, stage, player
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        return self.model.compute_loss(x, labels, generator=generator, stage=self.stage)
+        return self.model.compute_loss(x, labels, generator=generator, stage=self.stage, player=self.player)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,9 +105,10 @@ class Distributed:
             yield
 
     def wrap_loss(self, model: torch.nn.Module, device: torch.device, stage: str | None = None,
-                  find_unused: bool = False) -> torch.nn.Module | None:
-        """``model.compute_loss`` (of training stage ``stage``) as a DistributedDataParallel module (None for a
-        single process); build it after the stage froze what it does not train: DDP syncs what requires grad."""
+                  find_unused: bool = False, player: str | None = None) -> torch.nn.Module | None:
+        """``model.compute_loss`` (of training stage ``stage`` or player ``player``) as a DistributedDataParallel
+        module (None for a single process); build it after the stage (or player) froze what it does not train:
+        DDP syncs what requires grad, so each player's gradients are averaged by its own wrapper."""
         if not self.active:
             return None
         from torch.nn.parallel import DistributedDataParallel
@@ -119,7 +120,8 @@ class Distributed:
             convert_global_batchnorm(model)
         ids = [device.index] if device.type == "cuda" else None
         # find_unused: a staged recipe's first stage never reaches the modules only later stages train
-        return DistributedDataParallel(LossOf(model, stage), device_ids=ids, find_unused_parameters=find_unused)
+        return DistributedDataParallel(LossOf(model, stage, player), device_ids=ids,
+                                       find_unused_parameters=find_unused)
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """The sum of ``tensor`` over ranks (a new tensor; the argument is left as it was)."""

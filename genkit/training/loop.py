@@ -3,7 +3,8 @@
 It knows the four component interfaces and nothing about any concrete model: a VAE and its AE
 ablation differ only in what the registry hands it, and a model with a second stage (a prior fitted
 on the first stage's codes) runs through the same loop with the same checkpoints and exact resume.
-The ``Trainer`` owns the loop: steps, precision, the stage's optimizer and schedule, NaN detection,
+The ``Trainer`` owns the loop: steps, precision, the stage's players (one unless the recipe declares
+several, each with its own loss and optimizer: ``genkit.training.players``) and schedule, NaN detection,
 what a checkpoint holds. What happens around it (checkpoint timing, the metrics log, sample grids,
 progress, TensorBoard) is ``genkit.training.callbacks``.
 """
@@ -28,9 +29,10 @@ from genkit.run import checkpoint as ckpt
 from genkit.training import distributed, samples, scoring, sharding
 from genkit.training.callbacks import Callback, CallbackList, CallbackSurface, default_callbacks, format_terms
 from genkit.training.device import autocast, resolve_device
-from genkit.training.optim import build_optimizer, learning_rate
+from genkit.training.optim import learning_rate
 from genkit.training.random_state import keep_global_rng, restore_rng, rng_state
-from genkit.training.stages import Stage, set_mode, stages_of, trained_parameters
+from genkit.training.running_terms import RunningTerms
+from genkit.training.stages import Stage, set_mode, stages_of
 from genkit.training.stop_signals import StopRequest
 
 NOISE_SEED_OFFSET = 15485863  # the sampler's training noise: its own stream, untouched by anything else
@@ -127,16 +129,28 @@ class Trainer(CallbackSurface):
         return self
 
     def enter_stage(self, stage: Stage) -> None:
-        """Make ``stage`` current: its trained parameters, a fresh optimizer, its loss terms."""
+        """Make ``stage`` current: its players (one unless the recipe declares several), each with a fresh
+        optimizer over the parameters it trains, and the names of their loss terms."""
+        from genkit.training.players import players_of, turns
+
         self.stage = stage
-        params = trained_parameters(self.model, stage)
-        self.optimizer = build_optimizer(self.config.training, params, stage.lr, self.model)
-        loss = self.model.loss if stage.loss is None else self.model.stage_losses[stage.loss]
-        self.terms = tuple(loss.terms)
-        # What a training step calls: the loss, through DistributedDataParallel in a torchrun launch;
-        # a staged recipe's first stage never reaches the modules only later stages train
-        unused = stage.index == 0 and len(self.stages) > 1
-        self.loss_of = self.dist.wrap_loss(self.model, self.device, stage.loss, find_unused=unused)
+        self.players = players_of(self, stage)
+        self.turns = turns(self.players)
+        self.terms = tuple(label for player in self.players for label in player.labels)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first player's optimizer (the only one, unless the recipe declares players)."""
+        return self.players[0].optimizer
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Every player's optimizer, by player name, in turn order."""
+        return {player.name: player.optimizer for player in self.players}
+
+    def player_at(self, global_step: int):
+        """Whose turn step ``global_step`` (0-based over the run) is."""
+        return self.turns[global_step % len(self.turns)]
 
     def stage_at(self, index: int) -> Stage:
         return self.stages[min(index, len(self.stages) - 1)]
@@ -153,13 +167,15 @@ class Trainer(CallbackSurface):
             if self.config.training.samples:  # refuse a samples link out of the folder up front
                 atomic.remove_temporaries(ckpt.run_path(self.run_dir, ckpt.SAMPLES_DIR))
         if self.resume and ckpt.has_checkpoint(self.run_dir):
-            def optimizer_for(index: int) -> torch.optim.Optimizer:
+            def optimizers_for(index: int) -> dict[str, torch.optim.Optimizer]:
                 self.enter_stage(self.stage_at(index))
-                return self.optimizer
+                return self.optimizers
 
-            self.state = ckpt.load_checkpoint(self.run_dir, self.model, optimizer_for)
+            self.state = ckpt.load_checkpoint(self.run_dir, self.model, optimizers_for)
             ckpt.check_position(self.state, len(self.train_split), self.stage.batch_size,
                                 self.run_dir / ckpt.CHECKPOINT_FILE)
+            ckpt.check_turn(self.state, self.player_at(self.state.global_step).name, len(self.turns),
+                            self.run_dir / ckpt.CHECKPOINT_FILE)
             restore_rng(self.state.rng, self.generators())
             if self.scaler is not None and "scaler" in self.state.extra:
                 self.scaler.load_state_dict(self.state.extra["scaler"])
@@ -219,7 +235,10 @@ class Trainer(CallbackSurface):
         self.state.rng = rng_state(self.generators())
         if self.scaler is not None:
             self.state.extra["scaler"] = self.scaler.state_dict()
-        ckpt.save_checkpoint(self.run_dir, self.model, self.optimizer, self.state)
+        if len(self.players) > 1:  # whose turn the next step is: a resume checks the cycle is the same
+            self.state.extra["turn"] = {"player": self.player_at(self.state.global_step).name,
+                                        "position": self.state.global_step % len(self.turns), "cycle": len(self.turns)}
+        ckpt.save_checkpoint(self.run_dir, self.model, self.optimizers, self.state)
         ckpt.save_weights(self.run_dir, self.model, self.state.epoch)
 
     def repair(self) -> None:
@@ -243,16 +262,17 @@ class Trainer(CallbackSurface):
         from genkit.data import batches
 
         epoch, bs, n = self.state.epoch, self.stage.batch_size, len(self.train_split)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(epoch) * group.get("lr_scale", 1.0)
+        for player in self.players:
+            for group in player.optimizer.param_groups:
+                group["lr"] = player.learning_rate(self, epoch) * group.get("lr_scale", 1.0)
         if self.state.permutation is None:
             self.state.permutation = torch.randperm(n, generator=self.data_gen)
         start_step = self.state.step
         order, shards = self.dist.shard(self.state.permutation[start_step * bs:], bs)
         partial = self.state.extra.pop("partial", None)
         carried = partial if partial and self.is_main else None  # sums over all ranks: one rank carries them
-        self.totals = torch.tensor(carried["totals"] if carried else [0.0] * len(self.terms), device=self.device)
-        self.seen, self.seconds = (carried["seen"] if carried else 0), (partial["seconds"] if partial else 0.0)
+        self.running = RunningTerms(self.players, self.device, carried)
+        self.seconds = partial["seconds"] if partial else 0.0
         steps = self.steps_in_epoch = math.ceil(n / bs)
         self.callbacks.on_epoch_start(self, epoch, steps, start_step)
         check_every = 1 if self.device.type == "cpu" else 25  # a finiteness check syncs the GPU
@@ -260,29 +280,30 @@ class Trainer(CallbackSurface):
         self.started = time.perf_counter()
         data = keep_global_rng(batches(self.train_split, bs // self.dist.world_size, order,
                                        self.config.data.workers, self.device))
+        several = len(self.players) > 1
         for step, shard, (x, labels) in zip(range(start_step, steps), shards, data, strict=True):
+            player = self.player_at(self.state.global_step) if several else self.players[0]
             with self.dist.global_batch(shard):
-                values = self.train_step(x, labels, shard.weight)
+                values = self.train_step(x, labels, shard.weight, player)
             if shard.counted:
-                self.totals += values * shard.counted
-                self.seen += shard.counted
+                self.running.add(player, values, shard.counted)
             self.state.step, self.state.global_step = step + 1, self.state.global_step + 1
             stopping = self.stop.requested and not self.dist.active
-            if (step + 1) % check_every == 0 or step + 1 == steps:
+            # every player's terms are checked: with turns, at each step (each step is one player's)
+            if several or (step + 1) % check_every == 0 or step + 1 == steps:
                 means, stopping = self.sync_step(values, shard)
                 if not math.isfinite(float(means[0])):
-                    self.stop_on_nan(epoch, step, means)
+                    self.stop_on_nan(epoch, step, means, player=player.name if several else None)
             self.callbacks.on_step_end(self, step + 1, self.running_status)
             if stopping and step + 1 < steps:
                 self.save_partial()
                 return None
         seconds = self.seconds + time.perf_counter() - self.started
-        totals, seen = self.global_totals()
-        train_terms = (totals.float() / max(seen, 1)).cpu()
+        train_terms, seen = self.running.means(self.dist)
         if not all(math.isfinite(v) for v in train_terms.tolist()):
             self.stop_on_nan(epoch, steps - 1, train_terms)
         set_mode(self.model, self.stage, False)
-        if self.stage.index == 0 and self.model.sampler.fits_prior:
+        if self.stage.index == 0 and self.model.sampler.fits_prior and not self.model.generator_only:
             self.model.sampler.fit_prior(scoring.collect_codes(self.model, self.train_split, device=self.device,
                                                                workers=self.config.data.workers, dist=self.dist))
         test = self.evaluate(self.test_split)
@@ -291,6 +312,9 @@ class Trainer(CallbackSurface):
         record = {"epoch": epoch + 1, "train": dict(zip(self.terms, train_terms.tolist())), "test": test,
                   "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1) if seconds > 0 else None,
                   "lr": self.learning_rate(epoch)}
+        if len(self.players) > 1:  # each player's rate, by name ("lr" is the first player's)
+            record["lr"] = self.players[0].learning_rate(self, epoch)
+            record["player_lr"] = {player.name: player.learning_rate(self, epoch) for player in self.players}
         if len(self.stages) > 1:
             record["stage"] = self.stage.name
         self.callbacks.on_epoch_record(self, record)
@@ -298,8 +322,8 @@ class Trainer(CallbackSurface):
 
     def running_status(self) -> str:
         elapsed = self.seconds + time.perf_counter() - self.started
-        rate = f"{self.seen / elapsed:.0f} img/s" if elapsed > 0 else ""
-        return f"{format_terms(dict(zip(self.terms, (self.totals / max(self.seen, 1)).tolist())))} | {rate}"
+        rate = f"{self.running.seen / elapsed:.0f} img/s" if elapsed > 0 else ""
+        return f"{format_terms(dict(zip(self.terms, self.running.local_means().tolist())))} | {rate}"
 
     def sync_step(self, values: torch.Tensor, shard: sharding.Shard) -> tuple[torch.Tensor, bool]:
         """The step's loss terms over the whole global batch, and whether any rank was asked to stop.
@@ -314,57 +338,34 @@ class Trainer(CallbackSurface):
         summed = self.dist.all_reduce_sum(torch.cat([local.float(), extra]))
         return summed[:-2] / summed[-1], bool(summed[-2].item() > 0)
 
-    def global_totals(self) -> tuple[torch.Tensor, int]:
-        """The epoch's running loss sums and image count so far, over every rank (a collective)."""
-        summed = self.dist.all_reduce_sum(torch.cat([self.totals.double(), torch.tensor(
-            [self.seen], dtype=torch.float64, device=self.device)]))
-        return summed[:-1], int(summed[-1].item())
-
     def save_partial(self) -> None:
         """A mid-epoch checkpoint, with the running loss sums of all ranks so the epoch's mean is exact."""
         seconds = self.seconds + time.perf_counter() - self.started
-        totals, seen = self.global_totals()
-        self.state.extra["partial"] = {"totals": totals.float().tolist(), "seen": seen, "seconds": seconds}
+        self.state.extra["partial"] = {**self.running.carried(self.dist), "seconds": seconds}
         self.save()
         self.state.extra.pop("partial")
 
-    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None, weight: float = 1.0) -> torch.Tensor:
-        """One optimisation step; returns the loss terms (detached, in ``self.terms`` order).
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None, weight: float = 1.0,
+                   player=None) -> torch.Tensor:
+        """One optimisation step of ``player`` (the first, by default); returns its loss terms (detached, in its
+        ``terms`` order). ``weight`` scales the minimised loss (see ``Player.step``)."""
+        player = player or self.players[0]
+        if len(self.players) > 1:
+            player.take_turn(self.model)
+        return player.step(self, x, labels, weight)
 
-        ``weight`` scales the loss that is minimised (not the returned terms): a rank holding an
-        uneven share of a partial batch weighs it so that DDP's average over ranks is the batch mean.
-        """
-        t = self.config.training
-        if t.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, t.precision):
-            if self.loss_of is not None:
-                terms = self.loss_of(x, labels, generator=self.noise_gen)
-            else:
-                terms = self.model.compute_loss(x, labels, generator=self.noise_gen, stage=self.stage.loss)
-        loss = terms["loss"] if weight == 1 else terms["loss"] * weight
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
-        else:
-            loss.backward()
-        if t.grad_clip:
-            torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]],
-                                           t.grad_clip)
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
-        self.model.after_step(self.state.global_step + 1)  # no-gradient updates, then the averaged weights
-        return torch.stack([terms[k].detach().float() for k in self.terms])
-
-    def stop_on_nan(self, epoch: int, step: int, values: torch.Tensor, what: str = "loss") -> None:
+    def stop_on_nan(self, epoch: int, step: int, values: torch.Tensor, what: str = "loss",
+                    player: str | None = None) -> None:
         kept = (f"the last good checkpoint (epoch {self.state.epoch}) in {self.run_dir} is kept"
                 if ckpt.has_checkpoint(self.run_dir) else "no checkpoint had been written")
+        listed = values.tolist()
+        bad = next((i for i, v in enumerate(listed) if not math.isfinite(v)), 0)
+        if player is not None:
+            what = f"player {player!r}'s {what}"
+        elif len(self.players) > 1 and len(listed) == len(self.terms):  # an epoch's means: name the term
+            what = f"{what} term {self.terms[bad]!r}"
         raise TrainingError(
-            f"the {what} became {values[0].item()} at epoch {epoch + 1}, step {step + 1}; training stopped and "
+            f"the {what} became {listed[bad]} at epoch {epoch + 1}, step {step + 1}; training stopped and "
             f"{kept}. Try a lower --lr, --set training.grad_clip=1.0 or --precision fp32"
         )
 
@@ -376,10 +377,15 @@ class Trainer(CallbackSurface):
         was_training = self.model.training
         self.model.eval()
         try:
+            scores: dict[str, float] = {}
             with swapped_in(self.model):  # a model with averaged weights is scored with them
-                return scoring.score_split(self.model, split, stage=self.stage.loss, terms=self.terms, seed=t.seed,
-                                           batch_size=self.stage.batch_size, precision=t.precision,
-                                           workers=self.config.data.workers, device=self.device, dist=self.dist)
+                for player in self.players:  # each player's loss over the whole split, with the same noise
+                    scored = scoring.score_split(self.model, split, stage=self.stage.loss, player=player.player,
+                                                 terms=player.terms, seed=t.seed, batch_size=self.stage.batch_size,
+                                                 precision=t.precision, workers=self.config.data.workers,
+                                                 device=self.device, dist=self.dist)
+                    scores.update(zip(player.labels, scored.values()))
+            return scores
         finally:
             self.model.train(was_training)
 

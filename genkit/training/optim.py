@@ -18,18 +18,19 @@ from genkit.errors import ConfigError
 
 
 def build_optimizer(settings: TrainingSettings, parameters: Iterable[torch.nn.Parameter],
-                    lr: float, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
+                    lr: float, model: torch.nn.Module | None = None,
+                    betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
     """Adam (L2 weight decay) or AdamW (decoupled) over ``parameters``, fused where the settings ask; one
     parameter group per ``training.lr_scales`` entry of ``model`` (each group's ``lr_scale`` multiplies the
     schedule's rate), and one for the rest."""
     cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
     groups = parameter_groups(model, list(parameters), settings.lr_scales) if settings.lr_scales else None
     if groups is None:
-        return cls(list(parameters), lr=lr, eps=settings.adam_eps, weight_decay=settings.weight_decay,
+        return cls(list(parameters), lr=lr, betas=betas, eps=settings.adam_eps, weight_decay=settings.weight_decay,
                    fused=settings.fused_optimizer or None)
     for group in groups:
         group["lr"] = lr * group["lr_scale"]
-    return cls(groups, lr=lr, eps=settings.adam_eps, weight_decay=settings.weight_decay,
+    return cls(groups, lr=lr, betas=betas, eps=settings.adam_eps, weight_decay=settings.weight_decay,
                fused=settings.fused_optimizer or None)
 
 

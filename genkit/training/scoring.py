@@ -15,8 +15,11 @@ EVAL_SEED_OFFSET = 104729  # the noise of the test-set evaluation: fixed, so tes
 
 @torch.no_grad()
 def score_split(model, split, *, stage: str | None, terms: tuple[str, ...], seed: int, batch_size: int,
-                precision: str, workers: int, device: torch.device, dist: distributed.Distributed) -> dict[str, float]:
-    """Mean loss terms over ``split``; each rank scores its rows of every batch, with the same noise."""
+                precision: str, workers: int, device: torch.device, dist: distributed.Distributed,
+                player: str | None = None) -> dict[str, float]:
+    """Mean loss terms (of stage ``stage``'s loss, player ``player``'s, or the model's) over ``split``; each rank
+    scores its rows of every batch, with the same noise. It runs without gradients: a loss that needs some (a
+    gradient penalty's input gradient) computes them under ``torch.enable_grad()``."""
     from genkit.data import batches
 
     gen = torch.Generator(device=device).manual_seed(seed + EVAL_SEED_OFFSET)
@@ -27,7 +30,7 @@ def score_split(model, split, *, stage: str | None, terms: tuple[str, ...], seed
     loader = batches(split, batch // world, order, workers, device)
     for shard, (x, labels) in zip(shards, keep_global_rng(loader), strict=True):
         with dist.global_batch(shard), autocast(device, precision):
-            values = model.compute_loss(x, labels, generator=gen, stage=stage)
+            values = model.compute_loss(x, labels, generator=gen, stage=stage, player=player)
         if shard.counted:
             totals[:-1] += torch.stack([values[k].double() for k in terms]) * shard.counted
             totals[-1] += shard.counted
