@@ -104,6 +104,7 @@ def test_sigkill_mid_turn_then_resume_is_bit_identical(site, small_npz, referenc
         assert torch.equal(moments[0][key], moments[1][key]), key
     records = [[json.loads(line) for line in (r / "metrics.jsonl").read_text().splitlines()] for r in (run, reference)]
     assert [r["test"] for r in records[0]] == [r["test"] for r in records[1]]
+    assert [r["train"] for r in records[0]] == [r["train"] for r in records[1]]  # the carried per-player sums
     assert [r["settings"]["loss.beta"] for r in records[0]] == [0.5, 1.0]  # the schedule continued
 
 

@@ -119,7 +119,8 @@ def players_of(trainer: Trainer, stage: Stage) -> list[Player]:
         terms = tuple(loss.terms)
         player = Player(stage.name if stage.index else MAIN, stage.trains, stage.loss, None, terms, terms,
                         0, params, build_optimizer(t, params, stage.lr, model), 1, stage.lr, t.grad_clip,
-                        bool(averaged), trainer.dist.wrap_loss(model, trainer.device, stage.loss, find_unused=unused))
+                        bool(averaged), loss_of=trainer.dist.wrap_loss(model, trainer.device, stage.loss,
+                                                                       find_unused=unused))
         return [player]
     players, offset = [], 0
     for settings in config.players:
