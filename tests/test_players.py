@@ -216,3 +216,19 @@ def test_a_player_may_follow_its_own_schedule(host, small_npz, tmp_path):
     with pytest.raises(ConfigError, match=r"players.critic.lr \(5e-05\) is below training.min_lr"):
         config(host, small_npz, **{"training.min_lr": 1e-4, "players.critic.schedule": '"cosine"',
                                    "players.critic.lr": 5e-5})
+
+
+def test_a_players_own_loss_setting_follows_a_schedule_and_resumes_with_it(host, small_npz, tmp_path):
+    """The critic's gradient-penalty weight from 0 to 10 over 2 epochs, as --set writes it; genkit.load gives the
+    value in force when the weights were saved."""
+    import genkit
+
+    result = train(host, small_npz, tmp_path / "run", **{
+        "training.epochs": 2, "schedules.players.critic.penalty": "{start=0.0, end=10.0, over=2}"})
+    assert [r["settings"]["players.critic.penalty"] for r in result.metrics] == [5.0, 10.0]
+    assert genkit.load(tmp_path / "run").player_losses["critic"].settings.penalty == 10.0
+    with pytest.raises(ConfigError, match=r"schedules apply to the settings of a loss: write loss.NAME, "
+                                          r"players.critic.NAME"):
+        config(host, small_npz, **{"schedules.players.generator.beta": "{start=0.0, end=1.0}"})
+    with pytest.raises(ConfigError, match="the loss has no setting 'lambda'"):
+        config(host, small_npz, **{"schedules.players.critic.lambda": "{start=0.0, end=1.0}"})

@@ -39,7 +39,7 @@ def test_a_schedule_gives_its_known_values(schedule, epochs, steps, expected):
     ("beta-vae", "schedules.loss.beta={start = -1.0}", r"schedules.loss.beta.start: loss.beta must be >= 0.0"),
     ("beta-vae", "schedules.loss.beta={unit = \"days\"}", r"schedules.loss.beta.unit"),
     ("beta-vae", "schedules.decoder.filters={over = 2}", r"schedules names 'decoder.filters'; schedules apply to "
-                                                         r"the loss's settings"),
+                                                         r"the settings of a loss: write loss.NAME$"),
 ])
 def test_a_schedule_that_cannot_apply_is_refused_in_one_line(recipe, text, message):
     with pytest.raises(ConfigError, match=message):

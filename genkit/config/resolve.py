@@ -35,6 +35,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     path = [p.strip() for p in key.strip().split(".")]
     depth = 3 if path[0] in NAMED_TABLES + ("schedules",) else 2
+    if path[:2] == ["schedules", "players"]:  # schedules.players.PLAYER.SETTING
+        depth = 4
     if not sep or len(path) != depth or not all(path):
         raise ConfigError(f"--set {text!r} is not of the form section.key=value (e.g. training.lr=1e-3, or "
                           f"stages.NAME.key=value for a stage)")
@@ -230,5 +232,7 @@ def validate(registry: Registry, config: dict[str, Any]) -> RunConfig:
                                                   sections["model"].loss if section == "players" else None)
                                   for name, values in tables.items())
     _check_players(sections["players"], sections["training"])
-    sections["schedules"] = parse_schedules(config.get("schedules", {}), type(sections["loss"]))
+    owners = {"loss": type(sections["loss"]),
+              **{f"players.{p.name}": type(p.loss_settings) for p in sections["players"] if p.loss}}
+    sections["schedules"] = parse_schedules(config.get("schedules", {}), owners)
     return RunConfig(recipe=str(config.get("recipe", "")), **sections)

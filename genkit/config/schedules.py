@@ -4,7 +4,8 @@ Written as ``[schedules."loss.beta"]`` in a TOML file or ``--set schedules.loss.
 over=10}``: ``start`` and ``end`` values, ``over`` epochs (or steps, with ``unit = "steps"``), ``shape``
 ``linear`` or ``cosine``; before ``over`` is reached the value moves from start to end, after it stays at
 end. A schedule applies to a numeric setting of the model's own loss (the one the main stage trains), and
-both of its ends must be values that setting accepts. ``genkit.training.schedules`` applies them.
+both of its ends must be values that setting accepts. A player with a loss of its own has its settings
+scheduled as ``players.PLAYER.NAME`` (a gradient penalty's weight, say). ``genkit.training.schedules`` applies them.
 """
 
 from __future__ import annotations
@@ -36,19 +37,23 @@ class SettingSchedule:
         return self.start + (self.end - self.start) * done
 
 
-def parse_schedules(table: Any, loss_settings: type, where: str = "schedules") -> dict[str, SettingSchedule]:
-    """``{"loss.NAME": {...}}`` checked against the loss's ``Settings``: a numeric setting, values it accepts."""
+def parse_schedules(table: Any, losses: type | dict[str, type], where: str = "schedules") -> dict[str, SettingSchedule]:
+    """``{"loss.NAME": {...}, "players.PLAYER.NAME": {...}}`` checked against each loss's ``Settings``: a numeric
+    setting, values it accepts. ``losses`` maps ``loss`` and each ``players.PLAYER`` with a loss of its own to its
+    ``Settings`` class (a bare class is the model's loss alone)."""
     if not isinstance(table, dict):
         raise ConfigError(f"[{where}] must be a table of schedules by setting, e.g. \"loss.beta\" = {{start = 0, "
                           f"end = 1, over = 10}}; got {table!r}")
-    flat = flatten(table)
-    hints = typing.get_type_hints(loss_settings)
-    numeric = {f.name for f in dataclasses.fields(loss_settings) if hints[f.name] in (int, float)}
+    losses = losses if isinstance(losses, dict) else {"loss": losses}
     schedules = {}
-    for setting, values in flat.items():
-        section, _, name = setting.partition(".")
-        if section != "loss" or not name:
-            raise ConfigError(f"{where} names {setting!r}; schedules apply to the loss's settings: write loss.NAME")
+    for setting, values in flatten(table).items():
+        owner, _, name = setting.rpartition(".")
+        if owner not in losses or not name:
+            owners = ", ".join(f"{o}.NAME" for o in losses)
+            raise ConfigError(f"{where} names {setting!r}; schedules apply to the settings of a loss: write {owners}")
+        loss_settings = losses[owner]
+        hints = typing.get_type_hints(loss_settings)
+        numeric = {f.name for f in dataclasses.fields(loss_settings) if hints[f.name] in (int, float)}
         if name not in numeric:
             kind = "no setting" if name not in hints else "a setting that is not a number"
             raise ConfigError(f"{where}.{setting}: the loss has {kind} {name!r}; its numeric settings: "
@@ -61,12 +66,12 @@ def parse_schedules(table: Any, loss_settings: type, where: str = "schedules") -
 
 
 def flatten(table: dict[str, Any]) -> dict[str, Any]:
-    """Schedules by ``"loss.NAME"``: ``--set schedules.loss.beta=...`` and ``[schedules.loss.beta]`` arrive
-    nested (``{"loss": {"beta": {...}}}``), ``[schedules."loss.beta"]`` flat."""
+    """Schedules by setting (``"loss.NAME"``, ``"players.PLAYER.NAME"``): ``--set schedules.loss.beta=...`` and
+    ``[schedules.loss.beta]`` arrive nested (``{"loss": {"beta": {...}}}``), ``[schedules."loss.beta"]`` flat."""
     flat: dict[str, Any] = {}
     for key, value in table.items():
-        if "." not in key and isinstance(value, dict) and not _is_schedule(value):
-            flat.update({f"{key}.{name}": schedule for name, schedule in value.items()})
+        if isinstance(value, dict) and value and not _is_schedule(value):
+            flat.update({f"{key}.{name}": schedule for name, schedule in flatten(value).items()})
         else:
             flat[key] = value
     return flat

@@ -133,9 +133,9 @@ def load_model(run_dir: str | Path, device: str = "cpu", weights: str = "average
 
         done = read_metrics(run_dir)
         if done:
-            set_values(model.loss, done[-1].get("settings", {}))
+            set_values(model, done[-1].get("settings", {}))
         else:  # no epoch committed: where the schedules start
-            apply(model.loss, config.schedules, 0, 0)
+            apply(model, config.schedules, 0, 0)
     if model.averaged is not None and weights == "averaged":
         model.averaged.copy_to(model)
     return model.to(device).eval()

@@ -2,7 +2,7 @@
 
 A schedule is a function of where training is, not a state: the value in force at a step follows from
 the epoch and the step alone, so a resumed run continues it exactly and every process of a distributed
-run agrees. ``SettingSchedules``, a callback that runs on every rank, sets the loss's settings before each
+run agrees. ``SettingSchedules``, a callback that runs on every rank, sets the losses' settings before each
 step (``loss.settings`` is replaced by a copy with the new values: a loss reads its settings in
 ``forward``, which is what makes a setting schedulable) and adds the values in force to each epoch's
 record, so the metrics log and TensorBoard show them.
@@ -16,21 +16,30 @@ from genkit.config.schedules import SettingSchedule
 from genkit.training.callbacks import Callback
 
 
-def apply(loss, schedules: dict[str, SettingSchedule], epochs: float, steps: int) -> dict[str, float]:
-    """Set each scheduled setting of ``loss`` to its value at this point of training; the values set."""
+def scheduled_loss(model, setting: str):
+    """The loss module a setting (``loss.NAME`` or ``players.PLAYER.NAME``) belongs to, and the setting's name."""
+    owner, _, name = setting.rpartition(".")
+    return (model.loss if owner == "loss" else model.loss_named(player=owner.split(".", 1)[1])), name
+
+
+def apply(model, schedules: dict[str, SettingSchedule], epochs: float, steps: int) -> dict[str, float]:
+    """Set each scheduled loss setting of ``model`` to its value at this point of training; the values set."""
     values = {setting: schedule.value(epochs, steps) for setting, schedule in schedules.items()}
-    set_values(loss, values)
+    set_values(model, values)
     return values
 
 
-def set_values(loss, values: dict[str, float]) -> None:
-    """Replace ``loss.settings`` by a copy with ``values`` (``{"loss.NAME": value}``), each in its setting's type."""
-    if not values:
-        return
-    current = loss.settings
-    names = {setting.partition(".")[2]: value for setting, value in values.items()}
-    loss.settings = dataclasses.replace(current, **{name: type(getattr(current, name))(value)
-                                                    for name, value in names.items()})
+def set_values(model, values: dict[str, float]) -> None:
+    """Replace each scheduled loss's ``settings`` by a copy with ``values`` (``{"loss.NAME": value}``, ``{"players.
+    PLAYER.NAME": value}``), each in its setting's type."""
+    by_loss: dict[int, tuple] = {}
+    for setting, value in values.items():
+        loss, name = scheduled_loss(model, setting)
+        by_loss.setdefault(id(loss), (loss, {}))[1][name] = value
+    for loss, names in by_loss.values():
+        current = loss.settings
+        loss.settings = dataclasses.replace(current, **{name: type(getattr(current, name))(value)
+                                                        for name, value in names.items()})
 
 
 class SettingSchedules(Callback):
@@ -45,8 +54,7 @@ class SettingSchedules(Callback):
 
     def set(self, trainer, epoch: int, step: int) -> None:
         """The values for the step after ``step`` steps of epoch ``epoch`` (0-based)."""
-        self.values = apply(trainer.model.loss, self.schedules, epoch + step / self.steps,
-                            trainer.global_step)
+        self.values = apply(trainer.model, self.schedules, epoch + step / self.steps, trainer.global_step)
 
     def on_epoch_start(self, trainer, epoch, steps, start_step):
         self.steps = max(steps, 1)
