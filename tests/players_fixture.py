@@ -18,12 +18,11 @@ MODULE = "genkit_players_fixture"
 RECIPE = "fixture-wgan"
 
 
-@contextlib.contextmanager
-def fixture_host() -> Iterator[object]:
-    """genkit's installed plugins and the fixture, as the process-wide host inside the block."""
+def loaded_host():
+    """A plugin host with genkit's installed plugins and the fixture (not made the process-wide one)."""
     import importlib
 
-    from genkit.contract.host import PluginHost, PluginInfo, hosting
+    from genkit.contract.host import PluginHost, PluginInfo
 
     if str(FIXTURE_DIR) not in sys.path:
         sys.path.insert(0, str(FIXTURE_DIR))
@@ -32,7 +31,15 @@ def fixture_host() -> Iterator[object]:
     host.load_entry_points()
     host.add_plugin(module, PluginInfo("players-fixture", "genkit-players-fixture", "1.0", MODULE))
     host.run_registrations()
-    with hosting(host):
+    return host
+
+
+@contextlib.contextmanager
+def fixture_host() -> Iterator[object]:
+    """genkit's installed plugins and the fixture, as the process-wide host inside the block."""
+    from genkit.contract.host import hosting
+
+    with hosting(loaded_host()) as host:
         yield host
 
 

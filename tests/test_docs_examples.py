@@ -99,7 +99,7 @@ def test_players(tiny, registry):
     """The page's two-player generator-only recipe trains both players, and the critic is saved, not exported."""
     namespace = run_example("training.md", "players")
     assert registry.recipe("tiny-wgan").components()["encoder"] == "none"
-    assert {c.plugin for c in (registry.component("loss", "wgan-critic"), registry.recipe("tiny-wgan"))} == {PLUGIN}
+    assert {c.plugin for c in (registry.component("loss", "tiny-critic"), registry.recipe("tiny-wgan"))} == {PLUGIN}
     record = namespace["result"].metrics[-1]
     assert list(record["train"]) == ["critic.loss", "critic.wasserstein", "critic.gradient_penalty", "generator.loss"]
     assert record["test"].keys() == record["train"].keys()

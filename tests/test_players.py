@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import quick_overrides
-from players_fixture import RECIPE, fixture_host
+from players_fixture import RECIPE, fixture_host, loaded_host
 from safetensors import safe_open
 
 from genkit.config import build_config
 from genkit.errors import ConfigError, RunFolderError, TrainingError
-from genkit.testing import check_players
+from genkit.testing import RecipeConformance, check_players
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +232,24 @@ def test_a_players_own_loss_setting_follows_a_schedule_and_resumes_with_it(host,
         config(host, small_npz, **{"schedules.players.generator.beta": "{start=0.0, end=1.0}"})
     with pytest.raises(ConfigError, match="the loss has no setting 'lambda'"):
         config(host, small_npz, **{"schedules.players.critic.lambda": "{start=0.0, end=1.0}"})
+
+
+class TestTheFixtureKeepsTheRecipeContract(RecipeConformance):
+    """genkit.testing's whole recipe kit on a generator-only recipe with players: what needs an encoder is
+    checked as what such a model has (its decoder, its prior, its players' steps and losses)."""
+
+    recipe = RECIPE
+    registry = loaded_host().registry
+
+
+def test_another_players_batch_norm_normalises_by_the_batch_and_keeps_its_statistics(host, small_npz):
+    """A BatchNorm in the generator: the critic's turn runs it (in training mode) but leaves its running
+    statistics to the generator's own steps."""
+    from genkit.contract.model import build_model
+
+    model = build_model(config(host, small_npz, **{"training.ema_decay": 0.0}))  # the average names the old layers
+    net = model.decoder.net
+    model.decoder.net = torch.nn.Sequential(net[0], torch.nn.BatchNorm1d(net[0].out_features), *net[1:])
+    changed = check_players(model, torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    assert "decoder.net.1.running_mean" in changed["generator"]
+    assert not any(k.startswith("decoder.") for k in changed["critic"])

@@ -49,8 +49,10 @@ def seeded_outputs(model: Any, x: torch.Tensor, gen: Any, seed: int = 0) -> dict
     generated = labels_for(model.spec, 4)
     generated = generated.to(x.device) if generated is not None else None
     with torch.no_grad():
-        out = {f"encoder output {name!r}": t for name, t in model.encode(x, labels).items()}
-        out["reconstruction"] = model.reconstruct(x, labels)
+        out = {}
+        if not model.generator_only:  # a generator-only model has nothing to encode
+            out = {f"encoder output {name!r}": t for name, t in model.encode(x, labels).items()}
+            out["reconstruction"] = model.reconstruct(x, labels)
         out["generate(4) with a seeded generator"] = model.generate(4, generator=gen(seed), labels=generated)
         forward = model(x, labels, generator=gen(seed))
         out["forward's sampled z with a seeded generator"] = forward.z

@@ -201,8 +201,9 @@ def check_loss_minimum(loss: Any, spec: ModelSpec | None = None, settings: dict[
 
 def check_loss_extremes(loss: Any, spec: ModelSpec | None = None, settings: dict[str, Any] | None = None, *,
                         sampler: Any = None, sampler_settings: dict[str, Any] | None = None, seed: int = 0,
-                        batch_size: int = 2) -> Loss:
-    """Terms and gradients stay finite for extreme images, reconstructions and encoder outputs."""
+                        batch_size: int = 2, losses: dict[str, Any] | None = None) -> Loss:
+    """Terms and gradients stay finite for extreme images, reconstructions and encoder outputs. ``losses`` are
+    the players' losses a player's loss reads (``ModelOutput.losses``; a model's ``player_loss_map()``)."""
     loss, who, sampler = _loss(loss, spec, settings, sampler, sampler_settings)
     spec = loss.spec
     shape = (batch_size, *spec.input_shape)
@@ -225,7 +226,9 @@ def check_loss_extremes(loss: Any, spec: ModelSpec | None = None, settings: dict
         if loss.needs_reconstruction:
             x_hat = {"exactly 0": torch.zeros_like(target), "exactly 1": torch.ones_like(target), "x": target.clone(),
                      "1 - x": 1.0 - target}[x_hat_label].requires_grad_()
-        out = _call(loss, x, p.output(x_hat), case)
+        passed = p.output(x_hat)
+        passed.losses = dict(losses or {})
+        out = _call(loss, x, passed, case)
         if out["loss"].requires_grad:
             out["loss"].backward()
         for name, t in [("x_hat", x_hat), *p.params.items()]:

@@ -29,7 +29,7 @@ from genkit.contract.components import ModelSpec
 from genkit.contract.model import GenerativeModel
 from genkit.contract.registry import Registry
 from genkit.errors import GenkitError
-from genkit.testing._asserts import uniform_images
+from genkit.testing._asserts import require, uniform_images
 from genkit.testing.batching import check_batch_independence, check_component_batch_independence
 from genkit.testing.components import COMPONENT_CHECKS
 from genkit.testing.determinism import check_seed_determinism
@@ -235,8 +235,10 @@ class RecipeConformance:
         model, x = self._model_and_images(3)
         check_device_move(model, torch.device("cpu"), x, seed=self.seed)
 
-    def _encoder_rows(self, model: GenerativeModel, x: torch.Tensor) -> list[torch.Tensor]:
-        """The encoder's outputs for the first image: realistic parameters of the right shapes."""
+    def _encoder_rows(self, model: GenerativeModel, x: torch.Tensor) -> list[torch.Tensor] | None:
+        """The encoder's outputs for the first image: realistic parameters of the right shapes (none without one)."""
+        if model.generator_only:
+            return None
         with torch.no_grad():
             return [t[:1] for t in model.eval().encode(x[:1], labels_for(model.spec, 1)).values()]
 
@@ -247,6 +249,9 @@ class RecipeConformance:
     def test_sampler_draw_statistics(self):
         """The model's sampler: draws follow the declared distribution (false alarms 1e-6)."""
         model, x = self._model_and_images(1)
+        if model.generator_only:  # its sampler draws only from the prior, so the prior's draws are what is checked
+            check_prior_statistics(model.sampler, seed=self.seed)
+            return
         distribution = type(self).draw_distribution
         # the known parametrisations get spread-out parameters that expose a std taken for a variance; others
         # the encoder's outputs for a test image, which have the shapes the sampler expects
@@ -262,6 +267,13 @@ class RecipeConformance:
     def test_loss_minimal_at_perfect_reconstruction(self):
         """The model's loss, at the encoder's outputs for the test images and their draws, is smallest at x_hat = x."""
         model, x = self._model_and_images(4)
+        if model.generator_only:  # no reconstruction to be minimal at: its players' steps are what is checked
+            from genkit.testing.players import check_players
+
+            require(model.config.players, f"recipe {self.recipe!r}", "a generator-only recipe without players has no "
+                    "reconstruction for its loss to be minimal at; declare players or test its loss yourself")
+            check_players(model, x, labels_for(model.spec, len(x)))
+            return
         with torch.no_grad():
             params = model.eval().encode(x, labels_for(model.spec, len(x)))
         check_loss_minimum(model.loss, images=x, params=params, sampler=model.sampler, seed=self.seed)
@@ -269,4 +281,6 @@ class RecipeConformance:
     def test_loss_finite_on_extreme_inputs(self):
         """The model's loss: finite terms and gradients at the extremes (genkit.testing.losses)."""
         model = self.build()
-        check_loss_extremes(model.loss, sampler=model.sampler, seed=self.seed)
+        players = model.player_loss_map()  # a player's loss may read another player's network
+        for loss in dict.fromkeys([model.loss, *players.values()]):
+            check_loss_extremes(loss, sampler=model.sampler, seed=self.seed, losses=players)

@@ -51,8 +51,13 @@ def train_a_little(model: Any, x: torch.Tensor, seed: int = 0) -> None:
             optimizer.zero_grad()
             model.compute_loss(x, labels, generator=generator(seed + step), stage=stage)["loss"].backward()
             optimizer.step()
+    for player in model.config.players if model.config is not None else ():
+        if player.loss:  # a player's own loss (and the network it owns) moves too
+            optimizer.zero_grad()
+            model.compute_loss(x, labels, generator=generator(seed), player=player.name)["loss"].backward()
+            optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    if getattr(model.sampler, "fits_prior", False):
+    if getattr(model.sampler, "fits_prior", False) and not model.generator_only:
         with torch.no_grad():
             model.sampler.fit_prior(model.codes(x, labels))
     model.eval()
@@ -81,7 +86,9 @@ def check_save_load(model: Any, run_dir: str | Path, registry: Registry | None =
             checkpoint.write_config(run_dir, model.config)
             checkpoint.save_weights(run_dir, model, epoch=1)
         with failures_as_assertions(who, f"genkit.load({str(run_dir)!r})"):
-            loaded = genkit.load(run_dir)
+            # the weights as trained: a model with averaged weights (training.ema_decay) is loaded with its
+            # average in place by default, which check_averaged_export holds to the export
+            loaded = genkit.load(run_dir, weights="trained")
     require(not loaded.training, who, "genkit.load must return the model in eval mode")
     require_equal_states(loaded, model, who, "after saving and loading the run folder")
     with failures_as_assertions(who, "the loaded model's forward"):

@@ -40,11 +40,13 @@ def _deterministic_path(model: Any, x: torch.Tensor, labels: torch.Tensor | None
                         seed: int) -> dict[str, torch.Tensor]:
     cond = model.condition(labels)
     with torch.no_grad():
-        params = model.encode(x, labels)
-        codes = model.sampler.mean(*params.values())
-        out = {f"encoder output {name!r}": t for name, t in params.items()}
-        out.update({"codes": codes, "reconstruction": model.decoder(codes, *cond),
-                    "decoder output for fixed z": model.decoder(z, *cond)})
+        out = {}
+        if not model.generator_only:  # a generator-only model has nothing to encode
+            params = model.encode(x, labels)
+            codes = model.sampler.mean(*params.values())
+            out = {f"encoder output {name!r}": t for name, t in params.items()}
+            out.update({"codes": codes, "reconstruction": model.decoder(codes, *cond)})
+        out["decoder output for fixed z"] = model.decoder(z, *cond)
         forward = model(x, labels, generator=generator(seed, x.device))
         out["z of a forward with a seeded generator"] = forward.z
         out.update({f"loss term {name!r} of a forward with a seeded generator": t

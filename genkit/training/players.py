@@ -10,8 +10,10 @@ and refuses to resume when the cycle has changed.
 
 While a player steps only its parameters require gradients, so its loss reaches exactly its modules:
 a critic's step does not touch the generator, and the generator's step passes through the critic
-without training it. Each player's terms are logged as ``PLAYER.TERM``; a one-player stage keeps the
-loss's own term names, and trains exactly as a model without players does.
+without training it. Another player's BatchNorm layers normalise by the batch but keep their running
+statistics as they are (they are that player's state). Each player's terms are logged as
+``PLAYER.TERM``; a one-player stage keeps the loss's own term names, and trains exactly as a model without
+players does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import torch
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from genkit.config import RunConfig
 from genkit.errors import PluginError
@@ -57,10 +60,18 @@ class Player:
         return learning_rate(settings, self.lr, epoch - stage.first_epoch, stage.epochs)
 
     def take_turn(self, model: torch.nn.Module) -> None:
-        """Only this player's parameters require gradients from now on."""
+        """Only this player's parameters require gradients from now on, and only its BatchNorm layers keep
+        running statistics: another player's layer still normalises by the batch in training mode (a critic
+        is shown the generator's images as the generator's own step makes them) but leaves its statistics,
+        which are that player's state, as they are."""
         mine = {id(p) for p in self.parameters}
         for p in model.parameters():
             p.requires_grad_(id(p) in mine)
+        owned = {id(m) for path in self.trains for m in model.get_submodule(path).modules()} if self.trains else None
+        for module in model.modules():
+            if isinstance(module, _BatchNorm):
+                tracks = module.__dict__.setdefault("_tracks_running_stats", module.track_running_stats)
+                module.track_running_stats = tracks and (owned is None or id(module) in owned)
 
     def step(self, trainer: Trainer, x: torch.Tensor, labels: torch.Tensor | None, weight: float) -> torch.Tensor:
         """One optimisation step of this player on batch ``x``; its loss terms (detached, in ``terms`` order).

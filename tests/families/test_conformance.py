@@ -39,3 +39,13 @@ class TestVQVAE(FashionImages, RecipeConformance):
 
 class TestCVAE(FashionImages, RecipeConformance):
     recipe = "cvae"
+
+
+class TestWGANGP(FashionImages, RecipeConformance):
+    """Generator-only with two players: the kit checks its decoder, prior, players' steps and losses."""
+
+    recipe = "wgan-gp"
+
+
+class TestCGAN(FashionImages, RecipeConformance):
+    recipe = "cgan"
