@@ -28,6 +28,7 @@ from genkit.training import Trainer
 from .conftest import export, invoke
 
 RECIPES = ("vae", "ae", "vae-faces", "beta-vae", "beta-tcvae", "iwae", "wae-mmd", "rae", "vq-vae", "cvae")
+GENERATOR_RECIPES = ("wgan-gp", "cgan")  # generator-only, two players: each player's terms, PLAYER.TERM
 SMALL = {"encoder.filters": "[8,16,16,16]", "decoder.filters": "[16,16,8,1]"}
 FACES = {"encoder.filters": "[4,8,8,8]", "decoder.filters": "[8,8,4,3]", "training.limit": 32}
 TOLERANCE = {"rel": 1e-5, "abs": 1e-6}  # the same float32 computation, batch for batch
@@ -56,7 +57,7 @@ def datasets(tmp_path_factory) -> dict[str, Path]:
 def _train(recipe: str, npz: Path, run: Path) -> Path:
     values = {"data.name": f'"npz:{npz}"', "data.workers": 0, "training.samples": 0, "training.threads": 1,
               "training.batch_size": 64, "training.epochs": 1, "training.limit": 256,
-              **(FACES if recipe == "vae-faces" else SMALL)}
+              **(FACES if recipe == "vae-faces" else {} if recipe in GENERATOR_RECIPES else SMALL)}
     if recipe == "vq-vae":
         values["stages.prior.epochs"] = 1
     config = build_config(get_registry(), recipe, None, [f"{k}={v}" for k, v in values.items()])
@@ -67,7 +68,8 @@ def _train(recipe: str, npz: Path, run: Path) -> Path:
 @pytest.fixture(scope="module")
 def runs(datasets, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("batch-term-runs")
-    return {r: _train(r, datasets["rgb" if r == "vae-faces" else "small"], root / r) for r in RECIPES}
+    return {r: _train(r, datasets["rgb" if r == "vae-faces" else "small"], root / r)
+            for r in (*RECIPES, *GENERATOR_RECIPES)}
 
 
 def trainer_scores(run: Path, names: tuple[str, ...]) -> dict[str, float]:
@@ -76,7 +78,21 @@ def trainer_scores(run: Path, names: tuple[str, ...]) -> dict[str, float]:
 
 
 def test_every_built_in_recipe_is_covered():
-    assert set(RECIPES) == set(get_registry().recipes)
+    assert {*RECIPES, *GENERATOR_RECIPES} == set(get_registry().recipes)
+
+
+@pytest.mark.parametrize("recipe", GENERATOR_RECIPES)
+def test_evaluate_scores_each_players_terms_as_the_trainer_did(runs, recipe):
+    """A generator-only run's terms: each player's loss over the test split, as the trainer's last record has them."""
+    from genkit.evaluation.generator_terms import generator_terms
+
+    source = open_source(runs[recipe])
+    scored = generator_terms(source, open_split(source))
+    expected = read_metrics(runs[recipe])[-1]["test"]
+    assert scored["note"] is None and list(scored["loss"]) == list(expected)
+    assert {term.split(".")[0] for term in expected} == {"critic", "generator"}
+    for term, value in expected.items():
+        assert scored["loss"][term]["mean"] == pytest.approx(value, **TOLERANCE), term
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
