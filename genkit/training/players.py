@@ -28,7 +28,7 @@ from genkit.config import RunConfig
 from genkit.errors import PluginError
 from genkit.training.device import autocast
 from genkit.training.optim import build_optimizer, learning_rate
-from genkit.training.stages import MAIN, Stage, trained_parameters
+from genkit.training.stages import MAIN, Stage, parameters_of, train_only, trained_parameters
 
 if TYPE_CHECKING:
     from genkit.training.loop import Trainer
@@ -53,6 +53,7 @@ class Player:
     averages: bool  # its steps change averaged weights (the average follows only those steps)
     schedule: str | None = None  # its learning-rate schedule, where it is not the training section's
     loss_of: torch.nn.Module | None = None  # its loss through DistributedDataParallel in a torchrun launch
+    norms: list[tuple[torch.nn.Module, bool]] | None = None  # BatchNorm layers, each with whether it is this player's
 
     def learning_rate(self, trainer: Trainer, epoch: int) -> float:
         stage, t = trainer.stage, trainer.config.training
@@ -64,14 +65,13 @@ class Player:
         running statistics: another player's layer still normalises by the batch in training mode (a critic
         is shown the generator's images as the generator's own step makes them) but leaves its statistics,
         which are that player's state, as they are."""
-        mine = {id(p) for p in self.parameters}
-        for p in model.parameters():
-            p.requires_grad_(id(p) in mine)
-        owned = {id(m) for path in self.trains for m in model.get_submodule(path).modules()} if self.trains else None
-        for module in model.modules():
-            if isinstance(module, _BatchNorm):
-                tracks = module.__dict__.setdefault("_tracks_running_stats", module.track_running_stats)
-                module.track_running_stats = tracks and (owned is None or id(module) in owned)
+        train_only(model, self.parameters)
+        if self.norms is None:  # the model's BatchNorm layers, and whether each is this player's: found once
+            owned = {id(m) for path in self.trains for m in model.get_submodule(path).modules()}
+            self.norms = [(m, not self.trains or id(m) in owned) for m in model.modules() if isinstance(m, _BatchNorm)]
+        for module, mine in self.norms:
+            tracks = module.__dict__.setdefault("_tracks_running_stats", module.track_running_stats)
+            module.track_running_stats = tracks and mine
 
     def step(self, trainer: Trainer, x: torch.Tensor, labels: torch.Tensor | None, weight: float) -> torch.Tensor:
         """One optimisation step of this player on batch ``x``; its loss terms (detached, in ``terms`` order).
@@ -135,9 +135,7 @@ def players_of(trainer: Trainer, stage: Stage) -> list[Player]:
         return [player]
     players, offset = [], 0
     for settings in config.players:
-        seen: set[int] = set()
-        params = [p for path in settings.trains for p in model.get_submodule(path).parameters()
-                  if not (id(p) in seen or seen.add(id(p)))]
+        params = parameters_of([model.get_submodule(path) for path in settings.trains])
         loss = model.loss_named(player=settings.name)
         lr = t.lr if settings.lr is None else settings.lr
         optimizer = build_optimizer(dataclasses.replace(
@@ -149,7 +147,9 @@ def players_of(trainer: Trainer, stage: Stage) -> list[Player]:
                         settings.steps, lr, t.grad_clip if settings.grad_clip is None else settings.grad_clip,
                         bool(averaged & {id(p) for p in params}), settings.schedule)
         offset += len(player.terms)
-        player.take_turn(model)  # DDP registers what requires gradients when it wraps
+        # DDP registers what requires gradients when it wraps; the BatchNorm layers are left alone here, as
+        # wrapping replaces them (global statistics) and copies their settings
+        train_only(model, player.parameters)
         player.loss_of = trainer.dist.wrap_loss(model, trainer.device, player=settings.name, find_unused=True)
         players.append(player)
     return players

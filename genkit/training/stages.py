@@ -49,17 +49,26 @@ def stages_of(config: RunConfig) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
+def parameters_of(modules: list[torch.nn.Module]) -> list[torch.nn.Parameter]:
+    """The parameters of ``modules``, each once (a module may sit inside another one listed)."""
+    seen: set[int] = set()
+    return [p for m in modules for p in m.parameters() if not (id(p) in seen or seen.add(id(p)))]
+
+
+def train_only(model: torch.nn.Module, parameters: list[torch.nn.Parameter]) -> None:
+    """Only ``parameters`` of ``model`` require gradients from now on."""
+    wanted = {id(p) for p in parameters}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in wanted)
+
+
 def trained_parameters(model: torch.nn.Module, stage: Stage) -> list[torch.nn.Parameter]:
     """The parameters ``stage`` optimises; freezes every other one (and unfreezes these)."""
     if not stage.trains:
         chosen = [p for name, p in model.named_parameters() if not name.startswith("stage_losses.")]
     else:
-        modules = [model.get_submodule(path) for path in stage.trains] + [model.stage_losses[stage.name]]
-        seen: set[int] = set()
-        chosen = [p for m in modules for p in m.parameters() if not (id(p) in seen or seen.add(id(p)))]
-    wanted = {id(p) for p in chosen}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in wanted)
+        chosen = parameters_of([model.get_submodule(path) for path in stage.trains] + [model.stage_losses[stage.name]])
+    train_only(model, chosen)
     return chosen
 
 
